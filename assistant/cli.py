@@ -1,0 +1,223 @@
+"""The massage-assistant command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from assistant.catalog import builtin_protocols, load_protocol
+from assistant.datafile import DataFileError
+from assistant.phrasing import Phraser, load_phrasebook
+from assistant.plan import SessionOptions, build_plan
+from assistant.protocol import Protocol
+from assistant.runner import KeyboardInput, SessionRunner, wall_clock_now
+from assistant.session import Session, SessionSettings
+from assistant.store import SessionStore, default_db_path
+from assistant.vocabulary import load_vocabulary
+
+
+class UsageProblem(Exception):
+    """A mistake in how the command was called; the message says what to do instead."""
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="massage-assistant",
+        description="Offline, hands-free, voice-guided therapeutic massage sessions.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("list", help="list the built-in protocols")
+
+    show = commands.add_parser("show", help="print a protocol's whole plan")
+    show.add_argument("protocol", help="a built-in protocol name or a YAML file")
+    show.add_argument("--session-number", type=_positive, default=1)
+    show.add_argument("--exacerbation", action="store_true")
+
+    validate = commands.add_parser("validate", help="check a protocol file")
+    validate.add_argument("paths", nargs="+", metavar="PATH")
+
+    run = commands.add_parser("run", help="run a session")
+    run.add_argument("protocol", nargs="?", help="a built-in protocol name or a YAML file")
+    run.add_argument("--text", action="store_true", help="type commands, read the guidance")
+    run.add_argument(
+        "--session-number", type=_positive, help="the session's place in the course (default 1)"
+    )
+    run.add_argument("--exacerbation", action="store_true", help="work the neighbouring areas only")
+    run.add_argument("--resume", action="store_true", help="continue the last interrupted session")
+    run.add_argument("--count", action="store_true", help="count repetitions aloud")
+    run.add_argument("--count-interval", type=float, default=2.0, metavar="SECONDS")
+    run.add_argument("--db", type=Path, help="the session database (default: your data folder)")
+
+    history = commands.add_parser("history", help="list recorded sessions")
+    history.add_argument("--json", action="store_true")
+    history.add_argument("--db", type=Path)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except DataFileError as error:
+        print(error.describe(), file=sys.stderr)
+        return 2
+    except UsageProblem as problem:
+        print(f"massage-assistant: {problem}", file=sys.stderr)
+        return 2
+
+
+def _list(_: argparse.Namespace) -> int:
+    for name, path in builtin_protocols().items():
+        try:
+            protocol, _path = load_protocol(str(path))
+            print(f"{name:14} {protocol.title}")
+        except DataFileError as error:
+            print(f"{name:14} (invalid: {error.problems[0].message})")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    failed = False
+    for path in args.paths:
+        try:
+            protocol, _path = load_protocol(path)
+        except DataFileError as error:
+            print(error.describe(), file=sys.stderr)
+            failed = True
+        else:
+            steps = len(build_plan(protocol, SessionOptions()).steps)
+            print(f"{path}: valid ({len(protocol.stages)} stages, {steps} steps)")
+    return 1 if failed else 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    protocol, _path = load_protocol(args.protocol)
+    print(describe_plan(protocol, SessionOptions(args.session_number, args.exacerbation)))
+    return 0
+
+
+def describe_plan(protocol: Protocol, options: SessionOptions) -> str:
+    """The whole plan as readable text: position, rules, then every step as it will be spoken."""
+    phraser = Phraser(load_phrasebook())
+    plan = build_plan(protocol, options)
+    lines = [protocol.title, "=" * len(protocol.title), ""]
+    lines.append(f"Position: {protocol.position.patient}")
+    lines.extend(f"  {item}" for item in protocol.position.setup)
+    lines.append(
+        f"Session {options.session_number}: {phraser.budget(plan.budget)}"
+        f" Emphasis: {protocol.rules.first_sessions_emphasis.value if plan.first_sessions else protocol.rules.later_sessions_emphasis.value}."
+    )
+    if options.exacerbation:
+        lines.append(f"Exacerbation: left out {', '.join(plan.regions_left_out)}.")
+    stage = None
+    for step in plan.steps:
+        if step.stage_number != stage:
+            stage = step.stage_number
+            lines.append("")
+            lines.append(f"Stage {step.stage_number}: {step.stage_name}")
+            if step.stage_note:
+                lines.append(f"  {step.stage_note}")
+        lines.append(f"  {step.index + 1:2}. {phraser.step(step)}")
+    lines.append("")
+    lines.append("Rules:")
+    lines.extend(f"  - {rule}" for rule in protocol.rules.general)
+    settings = protocol.settings
+    lines.append("")
+    lines.append("Therapist's settings (not from the source text):")
+    lines.append(f"  - first sessions: sessions 1 to {settings.first_sessions_count}")
+    lines.append(
+        f"  - time warning {settings.budget_warning_lead_minutes} minute(s) before the budget"
+    )
+    replaced = ", ".join(
+        f"{a.value} -> {b.value}" for a, b in settings.gentle_variant.replace.items()
+    )
+    lines.append(f"  - after pain: {replaced}; repetitions {settings.gentle_variant.repetitions}")
+    return "\n".join(lines)
+
+
+def _open_store(db: Path | None) -> SessionStore:
+    return SessionStore(db or default_db_path())
+
+
+def _run(args: argparse.Namespace) -> int:
+    if not args.text:
+        raise UsageProblem("voice sessions are not available yet; add --text to type commands")
+    store = _open_store(args.db)
+    with store:
+        resume = None
+        if args.resume:
+            stored = store.last_interrupted()
+            if stored is None:
+                raise UsageProblem("there is no interrupted session to resume")
+            protocol, _path = load_protocol(stored.protocol_path or stored.protocol)
+            options = SessionOptions(stored.session_number, stored.exacerbation, stored.gentle)
+            session_id = stored.id
+            resume = store.resume_point(stored.id)
+        else:
+            if not args.protocol:
+                raise UsageProblem(
+                    "name a protocol (massage-assistant list shows them), or use --resume"
+                )
+            protocol, path = load_protocol(args.protocol)
+            options = SessionOptions(args.session_number or 1, args.exacerbation)
+            plan = build_plan(protocol, options)
+            session_id = store.begin(
+                protocol=protocol.id,
+                protocol_path=str(path.resolve()),
+                session_number=options.session_number,
+                patient=None,
+                exacerbation=options.exacerbation,
+                gentle=options.gentle,
+                steps_total=len(plan.steps),
+                budget_minutes=plan.budget.limit_minutes,
+                started_at=wall_clock_now(),
+            )
+        plan = build_plan(protocol, options)
+        session = Session(plan, SessionSettings(args.count, args.count_interval))
+        runner = SessionRunner(
+            session, Phraser(load_phrasebook()), load_vocabulary(), store, session_id
+        )
+        KeyboardInput(sys.stdin, runner.post).start()
+        result = runner.run(resume)
+    return 0 if result.outcome in ("completed", "stopped", "interrupted") else 1
+
+
+def _history(args: argparse.Namespace) -> int:
+    with _open_store(args.db) as store:
+        summaries = store.history()
+    if args.json:
+        print(json.dumps([s.to_json() for s in summaries], indent=2))
+        return 0
+    if not summaries:
+        print("No sessions recorded yet.")
+    for summary in summaries:
+        s = summary.session
+        ended = s.ended_at or "interrupted"
+        print(
+            f"#{s.id:<4} {s.started_at[:16]}  {s.protocol:12} session {s.session_number:<3}"
+            f" steps {summary.steps_completed}/{s.steps_total}  pain {summary.pain_events}  {s.outcome or ''} {ended if not s.ended_at else ''}"
+        )
+    return 0
+
+
+_COMMANDS = {
+    "list": _list,
+    "show": _show,
+    "validate": _validate,
+    "run": _run,
+    "history": _history,
+}

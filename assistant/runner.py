@@ -1,0 +1,243 @@
+"""The session runner: wires the pure session to inputs, guidance, timers and records.
+
+This is the one place with threads: input readers and timers post events to a queue, and the
+main loop hands each event to the session and carries out the actions it returns.
+"""
+
+from __future__ import annotations
+
+import queue
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Protocol as Interface
+from typing import TextIO
+
+from assistant.intents import Intent
+from assistant.phrasing import Phraser
+from assistant.session import (
+    Action,
+    AnnouncementDone,
+    CancelTimer,
+    ChangeVoice,
+    Command,
+    EndSession,
+    Event,
+    Phase,
+    Record,
+    ResumePoint,
+    Say,
+    Session,
+    Start,
+    StartTimer,
+    StopSpeaking,
+    TimerFired,
+)
+from assistant.store import SessionStore
+from assistant.vocabulary import CommandVocabulary
+
+
+@dataclass(frozen=True)
+class Typed:
+    """A line the therapist typed."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class InputClosed:
+    """The keyboard or the pipe ended (or Ctrl-C): the session is left resumable."""
+
+    reason: str
+
+
+RunnerEvent = Event | Typed | InputClosed
+Post = Callable[[RunnerEvent], None]
+
+
+class Guidance(Interface):
+    """Where the assistant's words go: the terminal, a voice, a WAV file."""
+
+    def say(self, text: str, announces_step: bool) -> None: ...
+
+    def stop_speaking(self) -> None: ...
+
+    def change_voice(self, intent: Intent) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class PrintedGuidance:
+    """Prints every sentence; an announcement counts as done once printed."""
+
+    def __init__(self, post: Post, clock: Callable[[], float], out: TextIO) -> None:
+        self._post = post
+        self._clock = clock
+        self._out = out
+
+    def say(self, text: str, announces_step: bool) -> None:
+        print(text, file=self._out, flush=True)
+        if announces_step:
+            self._post(AnnouncementDone(self._clock()))
+
+    def stop_speaking(self) -> None:
+        pass
+
+    def change_voice(self, intent: Intent) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class KeyboardInput:
+    """Reads one command per line from a stream, on its own thread."""
+
+    def __init__(self, stream: TextIO, post: Post) -> None:
+        self._stream = stream
+        self._post = post
+        self._thread = threading.Thread(target=self._read, name="keyboard", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            for line in self._stream:
+                if line.strip():
+                    self._post(Typed(line.strip()))
+        except (OSError, ValueError):
+            pass
+        self._post(InputClosed("input ended"))
+
+
+class Timers:
+    """Named one-shot timers that post TimerFired when they go off."""
+
+    def __init__(self, post: Post, clock: Callable[[], float]) -> None:
+        self._post = post
+        self._clock = clock
+        self._timers: dict[str, threading.Timer] = {}
+
+    def start(self, name: str, delay: float) -> None:
+        self.cancel(name)
+        timer = threading.Timer(delay, lambda: self._post(TimerFired(name, self._clock())))
+        timer.daemon = True
+        self._timers[name] = timer
+        timer.start()
+
+    def cancel(self, name: str) -> None:
+        timer = self._timers.pop(name, None)
+        if timer is not None:
+            timer.cancel()
+
+    def cancel_all(self) -> None:
+        for name in list(self._timers):
+            self.cancel(name)
+
+
+def wall_clock_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    outcome: str  # "completed", "stopped" or "interrupted"
+    session_id: int
+
+
+class SessionRunner:
+    def __init__(
+        self,
+        session: Session,
+        phraser: Phraser,
+        vocabulary: CommandVocabulary,
+        store: SessionStore,
+        session_id: int,
+        out: TextIO = sys.stdout,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.session = session
+        self.phraser = phraser
+        self.vocabulary = vocabulary
+        self.store = store
+        self.session_id = session_id
+        self.out = out
+        self.clock = clock
+        self.events: queue.Queue[RunnerEvent] = queue.Queue()
+        self.timers = Timers(self.post, clock)
+        self.guidance: Guidance = PrintedGuidance(self.post, clock, out)
+        self._commands_by_name = {intent.value: intent for intent in Intent}
+        self._outcome: str | None = None
+
+    def post(self, event: RunnerEvent) -> None:
+        self.events.put(event)
+
+    def run(self, resume: ResumePoint | None = None) -> RunResult:
+        self._apply(self.session.handle(Start(self.clock(), resume)))
+        try:
+            while self._outcome is None:
+                event = self.events.get()
+                if isinstance(event, InputClosed):
+                    self._interrupted(event.reason)
+                    break
+                if isinstance(event, Typed):
+                    event = self._command_from_text(event.text)
+                    if event is None:
+                        continue
+                self._apply(self.session.handle(event))
+        except KeyboardInterrupt:
+            self._interrupted("interrupted from the keyboard")
+        finally:
+            self.timers.cancel_all()
+            self.guidance.close()
+        return RunResult(self._outcome or "interrupted", self.session_id)
+
+    def _command_from_text(self, text: str) -> Command | None:
+        intent = self.vocabulary.match(text) or self._commands_by_name.get(text.strip().lower())
+        if intent is None:
+            print(
+                f"? Unknown command {text!r}. Say or type 'help' for the commands.",
+                file=self.out,
+                flush=True,
+            )
+            return None
+        return Command(intent, self.clock(), heard=text)
+
+    def _interrupted(self, reason: str) -> None:
+        if self.session.phase is Phase.FINISHED:
+            return
+        self.store.record(
+            self.session_id,
+            "session_interrupted",
+            {"step": self.session.step_index, "reason": reason},
+            wall_clock_now(),
+        )
+        self._outcome = "interrupted"
+        print(
+            f"Session {self.session_id} left open ({reason}); continue it with: massage-assistant run --resume",
+            file=self.out,
+            flush=True,
+        )
+
+    def _apply(self, actions: list[Action]) -> None:
+        # Records first, so that a crash while speaking never loses what just happened.
+        for action in actions:
+            if isinstance(action, Record):
+                self.store.record(self.session_id, action.kind, action.data, wall_clock_now())
+        for action in actions:
+            if isinstance(action, StopSpeaking):
+                self.guidance.stop_speaking()
+            elif isinstance(action, Say):
+                self.guidance.say(self.phraser.render(action.message), action.announces_step)
+            elif isinstance(action, StartTimer):
+                self.timers.start(action.name, action.delay_seconds)
+            elif isinstance(action, CancelTimer):
+                self.timers.cancel(action.name)
+            elif isinstance(action, ChangeVoice):
+                self.guidance.change_voice(action.intent)
+            elif isinstance(action, EndSession):
+                self._outcome = action.outcome

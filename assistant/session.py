@@ -1,0 +1,470 @@
+"""The session state machine: events in, actions out; no audio, clock, terminal or database."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from assistant.intents import VOICE_SETTING_INTENTS, Intent
+from assistant.plan import SessionPlan, Step
+
+
+class Phase(str, Enum):
+    READY = "ready"
+    RUNNING = "running"
+    PAUSED = "paused"
+    PAIN_HOLD = "pain_hold"
+    FINISHED = "finished"
+
+
+BUDGET_WARNING = "budget_warning"
+BUDGET_LIMIT = "budget_limit"
+COUNT = "count"
+
+
+# --- events -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    """Where an interrupted session stood, as rebuilt from its records."""
+
+    step_index: int
+    gentle: bool
+    active_seconds: float
+    warnings_given: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Start:
+    at: float
+    resume: ResumePoint | None = None
+
+
+@dataclass(frozen=True)
+class Command:
+    intent: Intent
+    at: float
+    heard: str | None = None
+
+
+@dataclass(frozen=True)
+class TimerFired:
+    name: str
+    at: float
+
+
+@dataclass(frozen=True)
+class AnnouncementDone:
+    """The step announcement has been spoken (or printed): counting aloud may begin."""
+
+    at: float
+
+
+Event = Start | Command | TimerFired | AnnouncementDone
+
+
+# --- actions ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Message:
+    """Something to say, by phrase key; the language pack words it."""
+
+    key: str
+    slots: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Say:
+    message: Message
+    announces_step: bool = False
+
+
+@dataclass(frozen=True)
+class StopSpeaking:
+    """Cut whatever is being said now and drop what is queued."""
+
+
+@dataclass(frozen=True)
+class Record:
+    kind: str
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class StartTimer:
+    name: str
+    delay_seconds: float
+
+
+@dataclass(frozen=True)
+class CancelTimer:
+    name: str
+
+
+@dataclass(frozen=True)
+class ChangeVoice:
+    intent: Intent
+
+
+@dataclass(frozen=True)
+class EndSession:
+    outcome: str
+
+
+Action = Say | StopSpeaking | Record | StartTimer | CancelTimer | ChangeVoice | EndSession
+
+# Commands that move through the plan; refused while paused or holding for pain.
+_NAVIGATION = frozenset({Intent.NEXT, Intent.BACK, Intent.SKIP, Intent.REPEAT})
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    count_aloud: bool = False
+    count_interval_seconds: float = 2.0
+
+
+class Session:
+    """One massage session. `handle(event)` returns the actions the edges must carry out."""
+
+    def __init__(self, plan: SessionPlan, settings: SessionSettings | None = None) -> None:
+        self.plan = plan
+        self.settings = settings or SessionSettings()
+        self.phase = Phase.READY
+        self.step_index = 0
+        self.gentle = plan.options.gentle
+        self.warnings_given: set[str] = set()
+        self._active_before = 0.0
+        self._active_since: float | None = None
+        self._announced_stage: int | None = None
+        self._counted = 0
+
+    # --- queries ---
+
+    @property
+    def current_step(self) -> Step:
+        return self.plan.step_as_done(self.step_index, self.gentle)
+
+    def active_seconds(self, at: float) -> float:
+        """Massage time so far: everything but pauses."""
+        running = at - self._active_since if self._active_since is not None else 0.0
+        return self._active_before + max(0.0, running)
+
+    # --- dispatch ---
+
+    def handle(self, event: Event) -> list[Action]:
+        if isinstance(event, Start):
+            return self._start(event)
+        if isinstance(event, Command):
+            return self._command(event)
+        if isinstance(event, TimerFired):
+            return self._timer(event)
+        return self._announcement_done(event)
+
+    # --- start ---
+
+    def _start(self, event: Start) -> list[Action]:
+        if self.phase is not Phase.READY:
+            return []
+        plan = self.plan
+        actions: list[Action] = []
+        resume = event.resume
+        if resume is not None:
+            self.step_index = min(max(resume.step_index, 0), len(plan.steps) - 1)
+            self.gentle = self.gentle or resume.gentle
+            self._active_before = resume.active_seconds
+            self.warnings_given = set(resume.warnings_given)
+            actions.append(self._record("session_resumed", event.at))
+            actions.append(Say(Message("session_resumed", self._where(event.at))))
+        else:
+            actions.append(
+                self._record(
+                    "session_started",
+                    event.at,
+                    session_number=plan.options.session_number,
+                    exacerbation=plan.options.exacerbation,
+                    gentle=self.gentle,
+                    steps_total=len(plan.steps),
+                    budget_minutes=plan.budget.limit_minutes,
+                )
+            )
+            actions.extend(self._intro())
+        self.phase = Phase.RUNNING
+        self._active_since = event.at
+        actions.extend(self._schedule_budget(event.at))
+        actions.extend(self._enter_step(self.step_index, event.at))
+        return actions
+
+    def _intro(self) -> list[Action]:
+        plan = self.plan
+        slots = {
+            "title": plan.protocol.title,
+            "session_number": plan.options.session_number,
+            "budget": plan.budget,
+            "emphasis": plan.emphasis,
+            "first_sessions": plan.first_sessions,
+        }
+        says = [
+            Message("session_intro", slots),
+            Message("position", {"position": plan.protocol.position}),
+        ]
+        if plan.options.exacerbation:
+            says.append(Message("exacerbation", {"regions": plan.regions_left_out}))
+        if self.gentle:
+            says.append(Message("gentle_session", {}))
+        return [Say(m) for m in says]
+
+    # --- commands ---
+
+    def _command(self, event: Command) -> list[Action]:
+        intent = event.intent
+        if intent is Intent.PAIN:
+            return self._pain(event)
+        if intent is Intent.HELP:
+            return [self._record_command(event), Say(Message("help", {"phase": self.phase}))]
+        if intent is Intent.STATUS:
+            return [self._record_command(event), Say(Message("status", self._where(event.at)))]
+        if intent in VOICE_SETTING_INTENTS:
+            return [
+                self._record_command(event),
+                ChangeVoice(intent),
+                Say(Message("voice_changed", {"intent": intent})),
+            ]
+        if self.phase is Phase.READY:
+            return [Say(Message("not_started", {}))]
+        if self.phase is Phase.FINISHED:
+            return [Say(Message("session_over", {}))]
+        if intent is Intent.STOP:
+            return self._finish(event, "stopped")
+        if self.phase is Phase.PAUSED:
+            return self._while_paused(event)
+        if self.phase is Phase.PAIN_HOLD:
+            return self._while_holding_for_pain(event)
+        return self._while_running(event)
+
+    def _while_running(self, event: Command) -> list[Action]:
+        intent, at = event.intent, event.at
+        record = self._record_command(event)
+        if intent is Intent.NEXT:
+            completed = self._record("step_completed", at)
+            return [record, completed, *self._advance(at)]
+        if intent is Intent.SKIP:
+            skipped = self._record("step_skipped", at)
+            return [record, skipped, *self._advance(at)]
+        if intent is Intent.BACK:
+            if self.step_index == 0:
+                return [record, Say(Message("at_first_step", {}))]
+            return [record, *self._leave_step(), *self._enter_step(self.step_index - 1, at)]
+        if intent is Intent.REPEAT:
+            return [record, *self._leave_step(), *self._announce(at, repeat=True)]
+        if intent is Intent.PAUSE:
+            self.phase = Phase.PAUSED
+            self._active_before = self.active_seconds(at)
+            self._active_since = None
+            return [
+                record,
+                self._record("paused", at),
+                *self._leave_step(),
+                CancelTimer(BUDGET_WARNING),
+                CancelTimer(BUDGET_LIMIT),
+                Say(Message("paused", {})),
+            ]
+        # RESUME while running.
+        return [Say(Message("not_paused", {}))]
+
+    def _while_paused(self, event: Command) -> list[Action]:
+        if event.intent is Intent.RESUME:
+            self.phase = Phase.RUNNING
+            self._active_since = event.at
+            return [
+                self._record_command(event),
+                self._record("resumed", event.at),
+                *self._schedule_budget(event.at),
+                Say(Message("resumed", {})),
+                *self._announce(event.at, repeat=True),
+            ]
+        return [Say(Message("still_paused", {"intent": event.intent}))]
+
+    def _while_holding_for_pain(self, event: Command) -> list[Action]:
+        if event.intent is Intent.RESUME:
+            self.phase = Phase.RUNNING
+            return [
+                self._record_command(event),
+                self._record("resumed", event.at),
+                Say(Message("resumed_gently", {})),
+                *self._announce(event.at, repeat=True),
+            ]
+        if event.intent is Intent.NEXT:
+            self.phase = Phase.RUNNING
+            return [self._record_command(event), *self._advance(event.at)]
+        if event.intent is Intent.REPEAT:
+            return [Say(Message("pain", self._pain_slots()))]
+        return [Say(Message("holding_for_pain", {"intent": event.intent}))]
+
+    # --- pain: accepted in every phase, before anything else ---
+
+    def _pain(self, event: Command) -> list[Action]:
+        previous = self.phase
+        interrupted = (
+            self.step_index if previous in (Phase.RUNNING, Phase.PAIN_HOLD, Phase.PAUSED) else None
+        )
+        actions: list[Action] = [StopSpeaking(), CancelTimer(COUNT)]
+        actions.append(self._record_command(event))
+        actions.append(
+            self._record("pain", event.at, phase=previous.value, interrupted_step=interrupted)
+        )
+        self.gentle = True
+        if previous is Phase.READY:
+            self.phase = Phase.PAIN_HOLD
+            self._active_since = event.at
+            actions.extend(self._schedule_budget(event.at))
+        elif previous is Phase.PAUSED:
+            # Gentle stroking on a neighbouring area is massage time again.
+            self.phase = Phase.PAIN_HOLD
+            self._active_since = event.at
+            actions.extend(self._schedule_budget(event.at))
+        elif previous is Phase.RUNNING:
+            self.phase = Phase.PAIN_HOLD
+        actions.append(Say(Message("pain", self._pain_slots())))
+        return actions
+
+    def _pain_slots(self) -> dict[str, Any]:
+        return {
+            "finished": self.phase is Phase.FINISHED,
+            "affected_regions": self.plan.protocol.affected_regions,
+        }
+
+    # --- timers ---
+
+    def _timer(self, event: TimerFired) -> list[Action]:
+        if event.name == COUNT:
+            return self._count_next()
+        if self.phase not in (Phase.RUNNING, Phase.PAIN_HOLD) or event.name in self.warnings_given:
+            return []
+        budget = self.plan.budget
+        due = budget.warning_at_seconds if event.name == BUDGET_WARNING else budget.limit_seconds
+        used = self.active_seconds(event.at)
+        if used + 0.5 < due:
+            # A timer set before a pause fired early relative to massage time: set it again.
+            return [StartTimer(event.name, due - used)]
+        self.warnings_given.add(event.name)
+        slots = {"budget": budget, **self._where(event.at)}
+        return [self._record(event.name, event.at), Say(Message(event.name, slots))]
+
+    def _schedule_budget(self, at: float) -> list[Action]:
+        budget = self.plan.budget
+        used = self.active_seconds(at)
+        actions: list[Action] = []
+        for name, due in (
+            (BUDGET_WARNING, budget.warning_at_seconds),
+            (BUDGET_LIMIT, budget.limit_seconds),
+        ):
+            if name not in self.warnings_given:
+                actions.append(StartTimer(name, max(0.0, due - used)))
+        return actions
+
+    # --- counting aloud ---
+
+    def _announcement_done(self, event: AnnouncementDone) -> list[Action]:
+        step = self.current_step
+        if (
+            not self.settings.count_aloud
+            or self.phase is not Phase.RUNNING
+            or step.repetitions is None
+        ):
+            return []
+        self._counted = 0
+        return [StartTimer(COUNT, self.settings.count_interval_seconds)]
+
+    def _count_next(self) -> list[Action]:
+        step = self.current_step
+        if self.phase is not Phase.RUNNING or step.repetitions is None:
+            return []
+        self._counted += 1
+        actions: list[Action] = [Say(Message("count", {"number": self._counted}))]
+        if self._counted < step.repetitions.max:
+            actions.append(StartTimer(COUNT, self.settings.count_interval_seconds))
+        return actions
+
+    # --- moving through the plan ---
+
+    def _advance(self, at: float) -> list[Action]:
+        if self.step_index + 1 >= len(self.plan.steps):
+            return self._complete(at)
+        return [*self._leave_step(), *self._enter_step(self.step_index + 1, at)]
+
+    def _leave_step(self) -> list[Action]:
+        self._counted = 0
+        return [CancelTimer(COUNT)] if self.settings.count_aloud else []
+
+    def _enter_step(self, index: int, at: float) -> list[Action]:
+        self.step_index = index
+        return [self._record("step_started", at), *self._announce(at, repeat=False)]
+
+    def _announce(self, at: float, repeat: bool) -> list[Action]:
+        step = self.current_step
+        actions: list[Action] = []
+        if step.stage_number != self._announced_stage or (step.first_in_stage and not repeat):
+            actions.append(Say(Message("stage", {"step": step})))
+            self._announced_stage = step.stage_number
+        slots = {
+            "step": step,
+            "number": step.index + 1,
+            "total": len(self.plan.steps),
+            "gentle": self.gentle,
+            "last": step.index + 1 == len(self.plan.steps),
+        }
+        actions.append(Say(Message("step", slots), announces_step=True))
+        return actions
+
+    def _complete(self, at: float) -> list[Action]:
+        rules = self.plan.protocol.rules
+        closing = Say(Message("session_complete", {"rules": rules, **self._where(at)}))
+        return [*self._finish_records(at, "completed"), closing, EndSession("completed")]
+
+    def _finish(self, event: Command, outcome: str) -> list[Action]:
+        return [
+            self._record_command(event),
+            *self._finish_records(event.at, outcome),
+            Say(Message("session_stopped", self._where(event.at))),
+            EndSession(outcome),
+        ]
+
+    def _finish_records(self, at: float, outcome: str) -> list[Action]:
+        actions: list[Action] = [
+            *self._leave_step(),
+            CancelTimer(BUDGET_WARNING),
+            CancelTimer(BUDGET_LIMIT),
+            self._record("session_ended", at, outcome=outcome),
+        ]
+        self._active_before = self.active_seconds(at)
+        self._active_since = None
+        self.phase = Phase.FINISHED
+        return actions
+
+    # --- helpers ---
+
+    def _where(self, at: float) -> dict[str, Any]:
+        used = self.active_seconds(at)
+        budget = self.plan.budget
+        return {
+            "phase": self.phase,
+            "step": self.current_step,
+            "number": self.step_index + 1,
+            "total": len(self.plan.steps),
+            "steps_left": len(self.plan.steps) - self.step_index - 1,
+            "used_seconds": used,
+            "budget": budget,
+            "left_seconds": max(0.0, budget.limit_seconds - used),
+            "gentle": self.gentle,
+        }
+
+    def _record(self, kind: str, at: float, **data: Any) -> Record:
+        base = {"step": self.step_index, "active_seconds": round(self.active_seconds(at), 3)}
+        return Record(kind, {**base, **data})
+
+    def _record_command(self, event: Command) -> Record:
+        return self._record("command", event.at, intent=event.intent.value, heard=event.heard)

@@ -1,0 +1,85 @@
+"""Wording from the language pack: counts spoken as words, every message renderable."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from assistant.catalog import load_protocol
+from assistant.datafile import DataFileError
+from assistant.intents import Intent
+from assistant.phrasing import Phraser, load_phrasebook
+from assistant.plan import SessionOptions, build_plan
+from assistant.protocol import Repetitions
+from assistant.resources import voices_dir
+from assistant.session import Command, Phase, Say, Session, Start, TimerFired
+
+PHRASER = Phraser(load_phrasebook())
+
+
+@pytest.mark.parametrize(
+    ("reps", "per_side", "spoken"),
+    [
+        ((6, 7), True, "six to seven times on each side"),
+        ((3, 4), False, "three to four times"),
+        ((5, 5), False, "five times"),
+        ((1, 1), False, "once"),
+        ((21, 25), False, "twenty-one to twenty-five times"),
+    ],
+)
+def test_counts_are_spoken_naturally(reps: tuple[int, int], per_side: bool, spoken: str) -> None:
+    assert PHRASER.repetitions(Repetitions(min=reps[0], max=reps[1]), per_side) == spoken
+
+
+@pytest.mark.parametrize("name", ["cervical", "lumbosacral"])
+@pytest.mark.parametrize("options", [SessionOptions(), SessionOptions(8, True, True)])
+def test_every_message_of_a_whole_session_is_worded_without_digits(
+    name: str, options: SessionOptions
+) -> None:
+    session = Session(build_plan(load_protocol(name)[0], options))
+    actions = session.handle(Start(0.0))
+    at = 1.0
+    for intent in [
+        Intent.STATUS,
+        Intent.HELP,
+        Intent.LOUDER,
+        Intent.QUIETER,
+        Intent.SLOWER,
+        Intent.FASTER,
+        Intent.PAUSE,
+        Intent.NEXT,
+        Intent.HELP,
+        Intent.RESUME,
+        Intent.BACK,
+        Intent.PAIN,
+        Intent.HELP,
+        Intent.SKIP,
+        Intent.REPEAT,
+        Intent.RESUME,
+    ]:
+        actions += session.handle(Command(intent, at))
+        at += 1
+    actions += session.handle(TimerFired("budget_warning", 2000.0))
+    actions += session.handle(TimerFired("budget_limit", 2000.0))
+    while session.phase is not Phase.FINISHED:
+        actions += session.handle(Command(Intent.NEXT, at))
+        at += 1
+    actions += session.handle(Command(Intent.STATUS, at)) + session.handle(Command(Intent.PAIN, at))
+    texts = [PHRASER.render(a.message) for a in actions if isinstance(a, Say)]
+    assert len(texts) > 30
+    for text in texts:
+        assert text and not re.search(r"\d", text), text
+        assert "{" not in text and "  " not in text and ".." not in text, text
+        assert text[0].isupper(), text
+
+
+def test_a_phrase_book_missing_a_phrase_is_refused_with_its_line(tmp_path: Path) -> None:
+    text = (voices_dir() / "en" / "phrases.yaml").read_text()
+    broken = tmp_path / "phrases.yaml"
+    broken.write_text(
+        text.replace('  at_first_step: "This is the first step; there is nothing before it."\n', "")
+    )
+    with pytest.raises(DataFileError, match="phrases missing: at_first_step"):
+        load_phrasebook(path=broken)

@@ -1,0 +1,377 @@
+"""The pure session state machine: every command in every phase, pain from everywhere, time."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.catalog import load_protocol
+from assistant.intents import Intent
+from assistant.plan import SessionOptions, build_plan
+from assistant.protocol import Technique
+from assistant.session import (
+    BUDGET_LIMIT,
+    BUDGET_WARNING,
+    COUNT,
+    AnnouncementDone,
+    CancelTimer,
+    ChangeVoice,
+    Command,
+    EndSession,
+    Phase,
+    Record,
+    ResumePoint,
+    Say,
+    Session,
+    SessionSettings,
+    Start,
+    StartTimer,
+    StopSpeaking,
+    TimerFired,
+)
+
+
+def make_session(name: str = "cervical", **options: object) -> Session:
+    protocol, _ = load_protocol(name)
+    return Session(build_plan(protocol, SessionOptions(**options)))  # type: ignore[arg-type]
+
+
+def said(actions: list) -> list[str]:
+    return [a.message.key for a in actions if isinstance(a, Say)]
+
+
+def records(actions: list) -> list[str]:
+    return [a.kind for a in actions if isinstance(a, Record)]
+
+
+def in_phase(phase: Phase, at: float = 10.0) -> Session:
+    session = make_session()
+    if phase is Phase.READY:
+        return session
+    session.handle(Start(0.0))
+    session.handle(Command(Intent.NEXT, 1.0))
+    if phase is Phase.PAUSED:
+        session.handle(Command(Intent.PAUSE, 2.0))
+    elif phase is Phase.PAIN_HOLD:
+        session.handle(Command(Intent.PAIN, 2.0))
+    elif phase is Phase.FINISHED:
+        session.handle(Command(Intent.STOP, 2.0))
+    assert session.phase is phase
+    return session
+
+
+def test_start_introduces_the_session_and_announces_the_first_step() -> None:
+    session = make_session()
+    actions = session.handle(Start(0.0))
+    assert said(actions) == ["session_intro", "position", "stage", "step"]
+    assert records(actions) == ["session_started", "step_started"]
+    assert session.phase is Phase.RUNNING
+    assert session.current_step.technique is Technique.STROKING
+    assert {a.name for a in actions if isinstance(a, StartTimer)} == {BUDGET_WARNING, BUDGET_LIMIT}
+
+
+def test_a_second_start_does_nothing() -> None:
+    session = in_phase(Phase.RUNNING)
+    assert session.handle(Start(5.0)) == []
+
+
+# --- every command in every phase -------------------------------------------------------------
+
+EXPECTED: dict[Phase, dict[Intent, tuple[Phase, str]]] = {
+    Phase.READY: {
+        Intent.NEXT: (Phase.READY, "not_started"),
+        Intent.REPEAT: (Phase.READY, "not_started"),
+        Intent.BACK: (Phase.READY, "not_started"),
+        Intent.SKIP: (Phase.READY, "not_started"),
+        Intent.PAUSE: (Phase.READY, "not_started"),
+        Intent.RESUME: (Phase.READY, "not_started"),
+        Intent.STOP: (Phase.READY, "not_started"),
+    },
+    Phase.RUNNING: {
+        Intent.NEXT: (Phase.RUNNING, "step"),
+        Intent.REPEAT: (Phase.RUNNING, "step"),
+        Intent.BACK: (Phase.RUNNING, "step"),
+        Intent.SKIP: (Phase.RUNNING, "step"),
+        Intent.PAUSE: (Phase.PAUSED, "paused"),
+        Intent.RESUME: (Phase.RUNNING, "not_paused"),
+        Intent.STOP: (Phase.FINISHED, "session_stopped"),
+    },
+    Phase.PAUSED: {
+        Intent.NEXT: (Phase.PAUSED, "still_paused"),
+        Intent.REPEAT: (Phase.PAUSED, "still_paused"),
+        Intent.BACK: (Phase.PAUSED, "still_paused"),
+        Intent.SKIP: (Phase.PAUSED, "still_paused"),
+        Intent.PAUSE: (Phase.PAUSED, "still_paused"),
+        Intent.RESUME: (Phase.RUNNING, "step"),
+        Intent.STOP: (Phase.FINISHED, "session_stopped"),
+    },
+    Phase.PAIN_HOLD: {
+        Intent.NEXT: (Phase.RUNNING, "step"),
+        Intent.REPEAT: (Phase.PAIN_HOLD, "pain"),
+        Intent.BACK: (Phase.PAIN_HOLD, "holding_for_pain"),
+        Intent.SKIP: (Phase.PAIN_HOLD, "holding_for_pain"),
+        Intent.PAUSE: (Phase.PAIN_HOLD, "holding_for_pain"),
+        Intent.RESUME: (Phase.RUNNING, "step"),
+        Intent.STOP: (Phase.FINISHED, "session_stopped"),
+    },
+    Phase.FINISHED: {
+        Intent.NEXT: (Phase.FINISHED, "session_over"),
+        Intent.REPEAT: (Phase.FINISHED, "session_over"),
+        Intent.BACK: (Phase.FINISHED, "session_over"),
+        Intent.SKIP: (Phase.FINISHED, "session_over"),
+        Intent.PAUSE: (Phase.FINISHED, "session_over"),
+        Intent.RESUME: (Phase.FINISHED, "session_over"),
+        Intent.STOP: (Phase.FINISHED, "session_over"),
+    },
+}
+
+CASES = [
+    (phase, intent, *outcome)
+    for phase, table in EXPECTED.items()
+    for intent, outcome in table.items()
+]
+
+
+@pytest.mark.parametrize(("phase", "intent", "next_phase", "last_said"), CASES)
+def test_navigation_commands_in_every_phase(
+    phase: Phase, intent: Intent, next_phase: Phase, last_said: str
+) -> None:
+    session = in_phase(phase)
+    actions = session.handle(Command(intent, 20.0))
+    assert session.phase is next_phase
+    assert said(actions)[-1] == last_said
+
+
+@pytest.mark.parametrize("phase", list(Phase))
+@pytest.mark.parametrize("intent", [Intent.STATUS, Intent.HELP])
+def test_status_and_help_answer_in_every_phase_without_changing_it(
+    phase: Phase, intent: Intent
+) -> None:
+    session = in_phase(phase)
+    step_before = session.step_index
+    actions = session.handle(Command(intent, 20.0))
+    assert said(actions) == [intent.value]
+    assert session.phase is phase
+    assert session.step_index == step_before
+
+
+@pytest.mark.parametrize("phase", list(Phase))
+@pytest.mark.parametrize("intent", [Intent.LOUDER, Intent.QUIETER, Intent.SLOWER, Intent.FASTER])
+def test_voice_settings_work_in_every_phase(phase: Phase, intent: Intent) -> None:
+    session = in_phase(phase)
+    actions = session.handle(Command(intent, 20.0))
+    assert ChangeVoice(intent) in actions
+    assert said(actions) == ["voice_changed"]
+    assert session.phase is phase
+
+
+# --- pain -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("phase", list(Phase))
+def test_pain_is_accepted_in_every_phase(phase: Phase) -> None:
+    session = in_phase(phase)
+    actions = session.handle(Command(Intent.PAIN, 20.0))
+    # Speech stops before anything else happens, and the event is recorded.
+    assert isinstance(actions[0], StopSpeaking)
+    assert "pain" in records(actions)
+    assert said(actions) == ["pain"]
+    assert session.gentle
+    expected = Phase.FINISHED if phase is Phase.FINISHED else Phase.PAIN_HOLD
+    assert session.phase is expected
+
+
+def test_pain_records_the_step_it_interrupted() -> None:
+    session = in_phase(Phase.RUNNING)
+    actions = session.handle(Command(Intent.PAIN, 20.0))
+    pain = next(a for a in actions if isinstance(a, Record) and a.kind == "pain")
+    assert pain.data["interrupted_step"] == 1
+    assert pain.data["phase"] == "running"
+
+
+def test_after_pain_the_session_waits_for_resume_or_next() -> None:
+    session = in_phase(Phase.PAIN_HOLD)
+    for intent in (Intent.BACK, Intent.SKIP, Intent.PAUSE):
+        session.handle(Command(intent, 21.0))
+        assert session.phase is Phase.PAIN_HOLD
+        assert session.step_index == 1
+    session.handle(Command(Intent.RESUME, 22.0))
+    assert session.phase is Phase.RUNNING
+    assert session.step_index == 1
+
+
+def test_the_rest_of_the_session_is_gentler_after_pain() -> None:
+    session = in_phase(Phase.RUNNING)  # at step 2: squeezing, 3-4 times
+    assert session.current_step.repetitions is not None
+    assert (session.current_step.repetitions.min, session.current_step.repetitions.max) == (3, 4)
+    session.handle(Command(Intent.PAIN, 20.0))
+    session.handle(Command(Intent.NEXT, 21.0))
+    step = session.current_step  # ordinary kneading becomes stroking, at the minimum count
+    assert step.technique is Technique.STROKING
+    assert step.softened_from is Technique.KNEADING
+    assert step.repetitions is not None
+    assert (step.repetitions.min, step.repetitions.max) == (3, 3)
+
+
+def test_pain_before_the_start_makes_the_whole_session_gentle() -> None:
+    session = in_phase(Phase.READY)
+    session.handle(Command(Intent.PAIN, 0.5))
+    assert session.phase is Phase.PAIN_HOLD
+    session.handle(Command(Intent.NEXT, 1.0))
+    assert session.phase is Phase.RUNNING
+    assert session.gentle
+
+
+def test_pain_cancels_counting_aloud() -> None:
+    protocol, _ = load_protocol("cervical")
+    session = Session(build_plan(protocol, SessionOptions()), SessionSettings(count_aloud=True))
+    session.handle(Start(0.0))
+    assert StartTimer(COUNT, 2.0) in session.handle(AnnouncementDone(0.5))
+    actions = session.handle(Command(Intent.PAIN, 1.0))
+    assert CancelTimer(COUNT) in actions
+    assert session.handle(TimerFired(COUNT, 2.5)) == []
+
+
+# --- moving through the plan ------------------------------------------------------------------
+
+
+def test_back_at_the_first_step_stays_there() -> None:
+    session = make_session()
+    session.handle(Start(0.0))
+    actions = session.handle(Command(Intent.BACK, 1.0))
+    assert session.step_index == 0
+    assert said(actions) == ["at_first_step"]
+
+
+def test_next_at_the_last_step_completes_the_session() -> None:
+    session = make_session()
+    session.handle(Start(0.0))
+    total = len(session.plan.steps)
+    for i in range(total - 1):
+        session.handle(Command(Intent.NEXT, 1.0 + i))
+    assert session.step_index == total - 1
+    actions = session.handle(Command(Intent.NEXT, 100.0))
+    assert session.phase is Phase.FINISHED
+    assert EndSession("completed") in actions
+    assert said(actions) == ["session_complete"]
+    assert records(actions)[-2:] == ["step_completed", "session_ended"]
+
+
+def test_skip_is_recorded_as_skipped_not_completed() -> None:
+    session = in_phase(Phase.RUNNING)
+    actions = session.handle(Command(Intent.SKIP, 20.0))
+    assert "step_skipped" in records(actions)
+    assert "step_completed" not in records(actions)
+    assert session.step_index == 2
+
+
+def test_stage_is_introduced_on_entering_it_but_not_on_repeat() -> None:
+    session = make_session()
+    session.handle(Start(0.0))
+    assert said(session.handle(Command(Intent.REPEAT, 1.0))) == ["step"]
+    for i in range(4):
+        session.handle(Command(Intent.NEXT, 2.0 + i))
+    entering_neck = session.handle(Command(Intent.NEXT, 10.0))
+    assert said(entering_neck) == ["stage", "step"]
+    assert session.current_step.stage_name == "Neck"
+    going_back = session.handle(Command(Intent.BACK, 11.0))
+    assert said(going_back) == ["stage", "step"]
+
+
+def test_stop_ends_the_session_from_running() -> None:
+    session = in_phase(Phase.RUNNING)
+    actions = session.handle(Command(Intent.STOP, 30.0))
+    assert EndSession("stopped") in actions
+    assert "session_ended" in records(actions)
+
+
+# --- time budget ------------------------------------------------------------------------------
+
+
+def test_first_sessions_warn_before_seven_minutes_and_at_seven() -> None:
+    session = make_session(session_number=1)
+    actions = session.handle(Start(0.0))
+    timers = {a.name: a.delay_seconds for a in actions if isinstance(a, StartTimer)}
+    assert timers == {BUDGET_WARNING: 360.0, BUDGET_LIMIT: 420.0}
+    warning = session.handle(TimerFired(BUDGET_WARNING, 360.0))
+    assert said(warning) == [BUDGET_WARNING]
+    limit = session.handle(TimerFired(BUDGET_LIMIT, 420.0))
+    assert said(limit) == [BUDGET_LIMIT]
+    assert records(limit) == [BUDGET_LIMIT]
+    assert session.handle(TimerFired(BUDGET_LIMIT, 421.0)) == []
+
+
+def test_later_sessions_get_fifteen_minutes_and_rubbing_emphasis() -> None:
+    session = make_session(session_number=4)
+    actions = session.handle(Start(0.0))
+    timers = {a.name: a.delay_seconds for a in actions if isinstance(a, StartTimer)}
+    assert timers[BUDGET_LIMIT] == 900.0
+    assert session.plan.emphasis is Technique.GRINDING
+    assert session.plan.budget.open_ended
+
+
+def test_paused_time_does_not_count_against_the_budget() -> None:
+    session = make_session()
+    session.handle(Start(0.0))
+    pause = session.handle(Command(Intent.PAUSE, 100.0))
+    assert CancelTimer(BUDGET_WARNING) in pause and CancelTimer(BUDGET_LIMIT) in pause
+    resume = session.handle(Command(Intent.RESUME, 400.0))
+    timers = {a.name: a.delay_seconds for a in resume if isinstance(a, StartTimer)}
+    assert timers == {BUDGET_WARNING: 260.0, BUDGET_LIMIT: 320.0}
+    assert session.active_seconds(500.0) == pytest.approx(200.0)
+
+
+def test_a_timer_that_fires_early_is_set_again() -> None:
+    session = make_session()
+    session.handle(Start(0.0))
+    session.handle(Command(Intent.PAUSE, 100.0))
+    session.handle(Command(Intent.RESUME, 200.0))
+    actions = session.handle(TimerFired(BUDGET_WARNING, 360.0))  # only 260 s of massage so far
+    assert said(actions) == []
+    assert actions == [StartTimer(BUDGET_WARNING, pytest.approx(100.0))]
+
+
+def test_exacerbation_leaves_the_affected_areas_out() -> None:
+    plain = make_session()
+    flare = make_session(exacerbation=True)
+    assert {r for s in flare.plan.steps for r in s.regions}.isdisjoint({"neck", "spinal column"})
+    assert len(flare.plan.steps) < len(plain.plan.steps)
+    assert "exacerbation" in said(flare.handle(Start(0.0)))
+
+
+# --- resuming ---------------------------------------------------------------------------------
+
+
+def test_resume_point_restores_step_gentleness_time_and_warnings() -> None:
+    session = make_session()
+    point = ResumePoint(
+        step_index=5, gentle=True, active_seconds=370.0, warnings_given=frozenset({BUDGET_WARNING})
+    )
+    actions = session.handle(Start(1000.0, point))
+    assert session.step_index == 5 and session.gentle
+    assert said(actions)[0] == "session_resumed"
+    assert records(actions)[0] == "session_resumed"
+    timers = {a.name: a.delay_seconds for a in actions if isinstance(a, StartTimer)}
+    assert timers == {BUDGET_LIMIT: pytest.approx(50.0)}
+
+
+# --- counting aloud ---------------------------------------------------------------------------
+
+
+def test_counting_aloud_counts_to_the_top_of_the_range_and_stops_on_next() -> None:
+    protocol, _ = load_protocol("cervical")
+    session = Session(
+        build_plan(protocol, SessionOptions()),
+        SessionSettings(count_aloud=True, count_interval_seconds=1.5),
+    )
+    session.handle(Start(0.0))
+    session.handle(Command(Intent.NEXT, 0.1))  # squeezing 3-4 times
+    assert session.handle(AnnouncementDone(1.0)) == [StartTimer(COUNT, 1.5)]
+    numbers = []
+    for i in range(10):
+        actions = session.handle(TimerFired(COUNT, 2.0 + i))
+        numbers += [a.message.slots["number"] for a in actions if isinstance(a, Say)]
+        if not any(isinstance(a, StartTimer) for a in actions):
+            break
+    assert numbers == [1, 2, 3, 4]
+    session.handle(AnnouncementDone(20.0))
+    assert CancelTimer(COUNT) in session.handle(Command(Intent.NEXT, 21.0))
