@@ -9,12 +9,22 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from assistant.catalog import builtin_protocols, load_protocol
+from assistant.cli_records import (
+    add_record_commands,
+    history_summaries,
+    patient_argument,
+    patient_session_options,
+)
 from assistant.datafile import DataFileError
+from assistant.patients import patient_name
 from assistant.phrasing import Phraser, load_phrasebook
 from assistant.plan import SessionOptions, build_plan
 from assistant.protocol import Protocol
 from assistant.runner import KeyboardInput, SessionRunner, wall_clock_now
 from assistant.session import Session, SessionSettings
+from assistant.speech.profiles import load_profiles
+from assistant.speech.synthesis import list_engine_voices
+from assistant.spoken import OutputUnavailable, SpeechUnavailable, SpokenGuidance, open_speech
 from assistant.store import SessionStore, default_db_path
 from assistant.vocabulary import load_vocabulary
 
@@ -56,15 +66,28 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--session-number", type=_positive, help="the session's place in the course (default 1)"
     )
-    run.add_argument("--exacerbation", action="store_true", help="work the neighbouring areas only")
+    run.add_argument(
+        "--exacerbation",
+        action=argparse.BooleanOptionalAction,
+        help="work the neighbouring areas only (with --patient: remembered until --no-exacerbation)",
+    )
+    run.add_argument("--patient", type=patient_argument, metavar="NAME_OR_ID", help="the patient")
     run.add_argument("--resume", action="store_true", help="continue the last interrupted session")
     run.add_argument("--count", action="store_true", help="count repetitions aloud")
     run.add_argument("--count-interval", type=float, default=2.0, metavar="SECONDS")
     run.add_argument("--db", type=Path, help="the session database (default: your data folder)")
+    run.add_argument("--voice", metavar="PROFILE", help="a voice profile (massage-assistant voices lists them)")
+    run.add_argument("--no-voice", action="store_true", help="print the guidance, do not speak it")
+    run.add_argument("--speak-to", type=Path, metavar="FILE.wav", help="render the speech into a WAV file")
+    run.add_argument("--output-device", metavar="DEVICE", help="a sound output device name or number")
+
+    commands.add_parser("voices", help="list the voice profiles and the installed engine voices")
 
     history = commands.add_parser("history", help="list recorded sessions")
     history.add_argument("--json", action="store_true")
     history.add_argument("--db", type=Path)
+    history.add_argument("--patient", type=patient_argument, metavar="NAME_OR_ID")
+    _COMMANDS.update(add_record_commands(commands))
     return parser
 
 
@@ -72,6 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _COMMANDS[args.command](args)
+    except BrokenPipeError:
+        # The reader went away (massage-assistant voices | head): not an error.
+        sys.stdout = None  # type: ignore[assignment]
+        return 0
     except DataFileError as error:
         print(error.describe(), file=sys.stderr)
         return 2
@@ -154,8 +181,6 @@ def _open_store(db: Path | None) -> SessionStore:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if not args.text:
-        raise UsageProblem("voice sessions are not available yet; add --text to type commands")
     store = _open_store(args.db)
     with store:
         resume = None
@@ -173,13 +198,16 @@ def _run(args: argparse.Namespace) -> int:
                     "name a protocol (massage-assistant list shows them), or use --resume"
                 )
             protocol, path = load_protocol(args.protocol)
-            options = SessionOptions(args.session_number or 1, args.exacerbation)
+            number, exacerbation = patient_session_options(
+                store, args.patient, protocol.id, args.session_number, args.exacerbation
+            )
+            options = SessionOptions(number, exacerbation)
             plan = build_plan(protocol, options)
             session_id = store.begin(
                 protocol=protocol.id,
                 protocol_path=str(path.resolve()),
                 session_number=options.session_number,
-                patient=None,
+                patient=patient_name(store, args.patient) if args.patient else None,
                 exacerbation=options.exacerbation,
                 gentle=options.gentle,
                 steps_total=len(plan.steps),
@@ -191,14 +219,55 @@ def _run(args: argparse.Namespace) -> int:
         runner = SessionRunner(
             session, Phraser(load_phrasebook()), load_vocabulary(), store, session_id
         )
+        if not (args.text or args.no_voice):
+            spoken = _spoken_guidance(args, runner)
+            if spoken is not None:
+                runner.guidance = spoken
         KeyboardInput(sys.stdin, runner.post).start()
         result = runner.run(resume)
     return 0 if result.outcome in ("completed", "stopped", "interrupted") else 1
 
 
+def _spoken_guidance(args: argparse.Namespace, runner: SessionRunner) -> SpokenGuidance | None:
+    """The voice for this session, or None (after a one-line explanation) to go on in print."""
+    try:
+        profile = load_profiles().get(args.voice)
+        worker = open_speech(profile, args.output_device, args.speak_to)
+    except DataFileError as error:
+        print(f"Voice profiles unusable, guidance will be printed: {error.describe()}", file=sys.stderr)
+        return None
+    except KeyError as error:
+        print(f"{error.args[0]}; guidance will be printed.", file=sys.stderr)
+        return None
+    except (SpeechUnavailable, OutputUnavailable) as error:
+        print(f"{error}; guidance will be printed.", file=sys.stderr)
+        return None
+    return SpokenGuidance(worker, profile, runner.post, runner.clock, runner.out)
+
+
+def _voices(_: argparse.Namespace) -> int:
+    voice_profiles = load_profiles()
+    print("Voice profiles (voices/profiles.yaml):")
+    for profile in voice_profiles.profiles:
+        mark = "*" if profile.name == voice_profiles.default else " "
+        print(
+            f" {mark} {profile.name:10} voice {profile.engine_voice or 'default':10}"
+            f" {profile.rate_wpm} words a minute, volume {profile.volume:.1f}"
+        )
+    try:
+        engine_voices = list_engine_voices()
+    except SpeechUnavailable as error:
+        print(f"Engine voices: unavailable ({error})")
+        return 0
+    print(f"Engine voices installed ({len(engine_voices)}):")
+    for voice in engine_voices:
+        print(f"   {voice.id:28} {voice.name:32} {', '.join(voice.languages)}")
+    return 0
+
+
 def _history(args: argparse.Namespace) -> int:
     with _open_store(args.db) as store:
-        summaries = store.history()
+        summaries = history_summaries(store, args.patient)
     if args.json:
         print(json.dumps([s.to_json() for s in summaries], indent=2))
         return 0
@@ -220,4 +289,5 @@ _COMMANDS = {
     "validate": _validate,
     "run": _run,
     "history": _history,
+    "voices": _voices,
 }

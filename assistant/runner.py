@@ -54,7 +54,14 @@ class InputClosed:
     reason: str
 
 
-RunnerEvent = Event | Typed | InputClosed
+@dataclass(frozen=True)
+class Notice:
+    """Something the therapist should know about the equipment, such as speech failing."""
+
+    text: str
+
+
+RunnerEvent = Event | Typed | InputClosed | Notice
 Post = Callable[[RunnerEvent], None]
 
 
@@ -184,6 +191,9 @@ class SessionRunner:
                 if isinstance(event, InputClosed):
                     self._interrupted(event.reason)
                     break
+                if isinstance(event, Notice):
+                    print(f"! {event.text}", file=self.out, flush=True)
+                    continue
                 if isinstance(event, Typed):
                     event = self._command_from_text(event.text)
                     if event is None:

@@ -248,18 +248,9 @@ class Session:
     def _while_running(self, event: Command) -> list[Action]:
         intent, at = event.intent, event.at
         record = self._record_command(event)
-        if intent is Intent.NEXT:
-            completed = self._record("step_completed", at)
-            return [record, completed, *self._advance(at)]
-        if intent is Intent.SKIP:
-            skipped = self._record("step_skipped", at)
-            return [record, skipped, *self._advance(at)]
-        if intent is Intent.BACK:
-            if self.step_index == 0:
-                return [record, Say(Message("at_first_step", {}))]
-            return [record, *self._leave_step(), *self._enter_step(self.step_index - 1, at)]
-        if intent is Intent.REPEAT:
-            return [record, *self._leave_step(), *self._announce(at, repeat=True)]
+        if intent in _NAVIGATION:
+            # The therapist has moved on: cut the sentence being said about the old step.
+            return [StopSpeaking(), *self._navigate(event, record)]
         if intent is Intent.PAUSE:
             self.phase = Phase.PAUSED
             self._active_before = self.active_seconds(at)
@@ -274,6 +265,21 @@ class Session:
             ]
         # RESUME while running.
         return [Say(Message("not_paused", {}))]
+
+    def _navigate(self, event: Command, record: Record) -> list[Action]:
+        intent, at = event.intent, event.at
+        if intent is Intent.NEXT:
+            completed = self._record("step_completed", at)
+            return [record, completed, *self._advance(at)]
+        if intent is Intent.SKIP:
+            skipped = self._record("step_skipped", at)
+            return [record, skipped, *self._advance(at)]
+        if intent is Intent.BACK:
+            if self.step_index == 0:
+                return [record, Say(Message("at_first_step", {}))]
+            return [record, *self._leave_step(), *self._enter_step(self.step_index - 1, at)]
+        # REPEAT
+        return [record, *self._leave_step(), *self._announce(at, repeat=True)]
 
     def _while_paused(self, event: Command) -> list[Action]:
         if event.intent is Intent.RESUME:
@@ -427,6 +433,7 @@ class Session:
 
     def _finish(self, event: Command, outcome: str) -> list[Action]:
         return [
+            StopSpeaking(),
             self._record_command(event),
             *self._finish_records(event.at, outcome),
             Say(Message("session_stopped", self._where(event.at))),

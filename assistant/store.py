@@ -234,6 +234,13 @@ class SessionStore:
     def history(self, patient: str | None = None) -> list[SessionSummary]:
         return [self.summary(s) for s in self.sessions(patient)]
 
+    # --- for the modules that keep their own tables next to the records (patients) ---
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The open database; every statement on it commits at once, like the records."""
+        return self._db
+
 
 _SESSION_COLUMNS = (
     "id, protocol, protocol_path, session_number, patient, exacerbation, gentle, steps_total,"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
 from assistant.catalog import load_protocol
 from assistant.intents import Intent
 from assistant.plan import SessionOptions, build_plan
-from assistant.protocol import Technique
+from assistant.protocol import Protocol, Technique
 from assistant.session import (
     BUDGET_LIMIT,
     BUDGET_WARNING,
@@ -30,9 +32,13 @@ from assistant.session import (
 )
 
 
+@functools.cache
+def protocol_named(name: str) -> Protocol:
+    return load_protocol(name)[0]
+
+
 def make_session(name: str = "cervical", **options: object) -> Session:
-    protocol, _ = load_protocol(name)
-    return Session(build_plan(protocol, SessionOptions(**options)))  # type: ignore[arg-type]
+    return Session(build_plan(protocol_named(name), SessionOptions(**options)))  # type: ignore[arg-type]
 
 
 def said(actions: list) -> list[str]:
@@ -222,7 +228,7 @@ def test_pain_before_the_start_makes_the_whole_session_gentle() -> None:
 
 
 def test_pain_cancels_counting_aloud() -> None:
-    protocol, _ = load_protocol("cervical")
+    protocol = protocol_named("cervical")
     session = Session(build_plan(protocol, SessionOptions()), SessionSettings(count_aloud=True))
     session.handle(Start(0.0))
     assert StartTimer(COUNT, 2.0) in session.handle(AnnouncementDone(0.5))
@@ -256,6 +262,14 @@ def test_next_at_the_last_step_completes_the_session() -> None:
     assert records(actions)[-2:] == ["step_completed", "session_ended"]
 
 
+@pytest.mark.parametrize("intent", [Intent.NEXT, Intent.BACK, Intent.SKIP, Intent.REPEAT])
+def test_moving_on_cuts_what_is_being_said_about_the_old_step(intent: Intent) -> None:
+    session = in_phase(Phase.RUNNING)
+    actions = session.handle(Command(intent, 20.0))
+    assert isinstance(actions[0], StopSpeaking)
+    assert said(actions)[-1] == "step"
+
+
 def test_skip_is_recorded_as_skipped_not_completed() -> None:
     session = in_phase(Phase.RUNNING)
     actions = session.handle(Command(Intent.SKIP, 20.0))
@@ -280,6 +294,7 @@ def test_stage_is_introduced_on_entering_it_but_not_on_repeat() -> None:
 def test_stop_ends_the_session_from_running() -> None:
     session = in_phase(Phase.RUNNING)
     actions = session.handle(Command(Intent.STOP, 30.0))
+    assert isinstance(actions[0], StopSpeaking)
     assert EndSession("stopped") in actions
     assert "session_ended" in records(actions)
 
@@ -358,7 +373,7 @@ def test_resume_point_restores_step_gentleness_time_and_warnings() -> None:
 
 
 def test_counting_aloud_counts_to_the_top_of_the_range_and_stops_on_next() -> None:
-    protocol, _ = load_protocol("cervical")
+    protocol = protocol_named("cervical")
     session = Session(
         build_plan(protocol, SessionOptions()),
         SessionSettings(count_aloud=True, count_interval_seconds=1.5),

@@ -1,0 +1,1 @@
+"""Speech output: text to audio, and audio to a speaker or a WAV timeline."""
