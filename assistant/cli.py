@@ -16,6 +16,8 @@ from assistant.cli_records import (
     patient_session_options,
 )
 from assistant.datafile import DataFileError
+from assistant.listen_command import listen_command, open_voice_input
+from assistant.listening import VOSK_MODEL_ENV
 from assistant.patients import patient_name
 from assistant.phrasing import Phraser, load_phrasebook
 from assistant.plan import SessionOptions, build_plan
@@ -80,6 +82,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-voice", action="store_true", help="print the guidance, do not speak it")
     run.add_argument("--speak-to", type=Path, metavar="FILE.wav", help="render the speech into a WAV file")
     run.add_argument("--output-device", metavar="DEVICE", help="a sound output device name or number")
+    run.add_argument("--audio-file", type=Path, metavar="FILE.wav", help="take the spoken commands from a recording")
+    run.add_argument("--input-device", metavar="DEVICE", help="a microphone name or number")
+    run.add_argument("--no-listen", action="store_true", help="do not listen; commands are typed")
+    _add_engine_arguments(run)
+
+    listen = commands.add_parser("listen", help="print each spoken command as it is recognised")
+    listen.add_argument("--audio-file", type=Path, metavar="FILE", help="a recording instead of the microphone")
+    listen.add_argument("--input-device", metavar="DEVICE", help="a microphone name or number")
+    listen.add_argument("--json", action="store_true", help="one JSON object per line")
+    listen.add_argument("--rejected", action="store_true", help="also print what was heard but not obeyed")
+    _add_engine_arguments(listen)
 
     commands.add_parser("voices", help="list the voice profiles and the installed engine voices")
 
@@ -89,6 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--patient", type=patient_argument, metavar="NAME_OR_ID")
     _COMMANDS.update(add_record_commands(commands))
     return parser
+
+
+def _add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--vosk-model",
+        metavar="PATH",
+        help=f"a vosk model folder (default: ${VOSK_MODEL_ENV}, then vosk's cache, else PocketSphinx)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -223,8 +244,20 @@ def _run(args: argparse.Namespace) -> int:
             spoken = _spoken_guidance(args, runner)
             if spoken is not None:
                 runner.guidance = spoken
+        voice = None
+        if args.audio_file or not (args.text or args.no_listen):
+            voice = open_voice_input(args, runner.post)
+        if voice is not None:
+            if isinstance(runner.guidance, SpokenGuidance):
+                runner.guidance.listeners.append(voice.on_speech)
+            runner.keyboard_ends_session = False
+            voice.start()
         KeyboardInput(sys.stdin, runner.post).start()
-        result = runner.run(resume)
+        try:
+            result = runner.run(resume)
+        finally:
+            if voice is not None:
+                voice.stop()
     return 0 if result.outcome in ("completed", "stopped", "interrupted") else 1
 
 
@@ -290,4 +323,5 @@ _COMMANDS = {
     "run": _run,
     "history": _history,
     "voices": _voices,
+    "listen": listen_command,
 }

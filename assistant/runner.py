@@ -38,6 +38,7 @@ from assistant.session import (
 )
 from assistant.store import SessionStore
 from assistant.vocabulary import CommandVocabulary
+from assistant.voice_input import Heard, MicrophoneBack, MicrophoneLost, RecordingEnded, VoiceEvent
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class Notice:
     text: str
 
 
-RunnerEvent = Event | Typed | InputClosed | Notice
+RunnerEvent = Event | Typed | InputClosed | Notice | VoiceEvent
 Post = Callable[[RunnerEvent], None]
 
 
@@ -179,6 +180,9 @@ class SessionRunner:
         self.guidance: Guidance = PrintedGuidance(self.post, clock, out)
         self._commands_by_name = {intent.value: intent for intent in Intent}
         self._outcome: str | None = None
+        # With a microphone listening, the keyboard closing (no terminal) ends nothing.
+        self.keyboard_ends_session = True
+        self._paused_for_microphone = False
 
     def post(self, event: RunnerEvent) -> None:
         self.events.put(event)
@@ -188,17 +192,25 @@ class SessionRunner:
         try:
             while self._outcome is None:
                 event = self.events.get()
+                if isinstance(event, RecordingEnded):
+                    event = InputClosed("the recording ended")
                 if isinstance(event, InputClosed):
+                    if not self.keyboard_ends_session and event.reason == "input ended":
+                        continue
                     self._interrupted(event.reason)
                     break
                 if isinstance(event, Notice):
                     print(f"! {event.text}", file=self.out, flush=True)
                     continue
-                if isinstance(event, Typed):
+                if isinstance(event, (MicrophoneLost, MicrophoneBack)):
+                    self._microphone(event)
+                    continue
+                if isinstance(event, Heard):
+                    event = self._command_heard(event)
+                elif isinstance(event, Typed):
                     event = self._command_from_text(event.text)
-                    if event is None:
-                        continue
-                self._apply(self.session.handle(event))
+                if event is not None:
+                    self._apply(self.session.handle(event))
         except KeyboardInterrupt:
             self._interrupted("interrupted from the keyboard")
         finally:
@@ -216,6 +228,31 @@ class SessionRunner:
             )
             return None
         return Command(intent, self.clock(), heard=text)
+
+    def _command_heard(self, heard: Heard) -> Command | None:
+        decision = heard.decision
+        if decision.command is None:
+            return None
+        print(f"[heard] {decision.text}", file=self.out, flush=True)
+        return Command(decision.command, self.clock(), heard=decision.text)
+
+    def _microphone(self, event: MicrophoneLost | MicrophoneBack) -> None:
+        """A lost microphone pauses a running session; its return resumes what it paused."""
+        if isinstance(event, MicrophoneLost):
+            print(f"! {event.reason}", file=self.out, flush=True)
+            self.guidance.say(self.phraser.phrase("microphone_lost"), False)
+            if self.session.phase is Phase.RUNNING:
+                self._paused_for_microphone = True
+                self._apply(
+                    self.session.handle(Command(Intent.PAUSE, self.clock(), "(microphone lost)"))
+                )
+            return
+        self.guidance.say(self.phraser.phrase("microphone_back"), False)
+        if self._paused_for_microphone and self.session.phase is Phase.PAUSED:
+            self._apply(
+                self.session.handle(Command(Intent.RESUME, self.clock(), "(microphone back)"))
+            )
+        self._paused_for_microphone = False
 
     def _interrupted(self, reason: str) -> None:
         if self.session.phase is Phase.FINISHED:

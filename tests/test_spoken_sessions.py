@@ -23,7 +23,7 @@ def test_speak_to_renders_the_session_into_a_wav(tmp_path: Path) -> None:
     wav = tmp_path / "session.wav"
     db = tmp_path / "s.sqlite3"
     result = subprocess.run(
-        [*CLI, "run", "cervical", "--speak-to", str(wav), "--db", str(db), "--voice", "clear"],
+        [*CLI, "run", "cervical", "--no-listen", "--speak-to", str(wav), "--db", str(db), "--voice", "clear"],
         input="stop session\n",
         capture_output=True,
         text=True,
@@ -45,7 +45,7 @@ def test_an_unknown_voice_or_device_falls_back_to_print(tmp_path: Path) -> None:
         ("--output-device", "no such device", "no such device"),
     ]:
         result = subprocess.run(
-            [*CLI, "run", "cervical", flag, value, "--db", str(tmp_path / "s.sqlite3")],
+            [*CLI, "run", "cervical", "--no-listen", flag, value, "--db", str(tmp_path / "s.sqlite3")],
             input="next\nstop session\n",
             capture_output=True,
             text=True,
@@ -70,7 +70,7 @@ def test_a_spoken_session_on_the_speakers_is_cut_short_by_pain(pulse_audio: Priv
     db = tmp_path / "s.sqlite3"
     with pulse_audio.record_speaker(recording):
         process = subprocess.Popen(
-            [*CLI, "run", "cervical", "--db", str(db)],
+            [*CLI, "run", "cervical", "--no-listen", "--db", str(db)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -79,7 +79,7 @@ class SpeechWorker:
     ) -> None:
         self._synthesizer = synthesizer
         self._output = output
-        self._on_event = on_event
+        self.on_event = on_event
         self._queue: queue.Queue[_Say | object] = queue.Queue()
         self._lock = threading.Lock()
         self._generation = 0
@@ -152,10 +152,10 @@ class SpeechWorker:
             self._speaking = True
         elif event.kind in ("finished", "interrupted"):
             self._speaking = False
-        if self._on_event is None:
+        if self.on_event is None:
             return
         try:
-            self._on_event(event)
+            self.on_event(event)
         except Exception:
             _log.exception("speech event listener failed")
 

@@ -1,0 +1,331 @@
+"""Speech engines that turn one utterance into a command-phrase hypothesis with a confidence.
+
+This is the only module that imports pocketsphinx or vosk.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from assistant.vocabulary import normalize
+
+SAMPLE_RATE = 16000
+VOSK_MODEL_ENV = "MASSAGE_ASSISTANT_VOSK_MODEL"
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """What an engine heard in one utterance, already restricted to the command phrases."""
+
+    text: str  # a normalised command phrase, or "" when nothing in the grammar fits
+    confidence: float  # 0..1, comparable across utterances of the same engine
+    detail: dict[str, float] = field(default_factory=dict)
+
+
+class Engine(Protocol):
+    name: str
+
+    def start(self) -> None:
+        """Begin a new utterance."""
+
+    def feed(self, pcm: bytes) -> None:
+        """Add int16 16 kHz mono audio to the current utterance."""
+
+    def finish(self) -> Hypothesis:
+        """End the utterance and return what was heard."""
+
+    def prefers_phrase(self, pcm: bytes, phrase: str, other_words: Iterable[str]) -> bool:
+        """Whether phrase explains the audio better than any run of other_words."""
+
+
+# -- PocketSphinx -----------------------------------------------------------------------------
+
+
+def _pocketsphinx_model_dir() -> Path:
+    from pocketsphinx import get_model_path
+
+    return Path(get_model_path()) / "en-us"
+
+
+def _read_dictionary(path: Path, words: set[str]) -> list[str]:
+    lines = []
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            head = line.split(" ", 1)[0]
+            if head.split("(", 1)[0] in words:
+                lines.append(line.rstrip("\n"))
+    return lines
+
+
+def _jsgf(phrases: Iterable[str]) -> str:
+    alternatives = " | ".join(sorted(phrases))
+    return f"#JSGF V1.0;\ngrammar commands;\npublic <command> = {alternatives};\n"
+
+
+class PocketSphinxEngine:
+    """CMU PocketSphinx with the US-English model in its wheel.
+
+    Each utterance is decoded twice at once: constrained to the command grammar, and by a free
+    phone loop. The phone loop is the best any phone sequence can explain the audio; a command
+    phrase that really was said explains it almost as well, while conversation forced into the
+    grammar scores far worse per frame. That gap is the confidence.
+    """
+
+    name = "pocketsphinx"
+
+    # Per-frame log-score gap (in natural-log units) mapped to confidence 0.5; measured on the
+    # generated corpus with benchmarks/bench_asr.py.
+    GAP_MIDPOINT = 8.0
+    GAP_SCALE = 1.0
+
+    def __init__(self, phrases: Iterable[str]) -> None:
+        from pocketsphinx import Decoder
+
+        phrases = sorted({normalize(p) for p in phrases})
+        model = _pocketsphinx_model_dir()
+        words = {w for p in phrases for w in p.split()}
+        entries = _read_dictionary(model / "cmudict-en-us.dict", words)
+        known = {line.split(" ", 1)[0].split("(", 1)[0] for line in entries}
+        missing = sorted(words - known)
+        if missing:
+            raise ValueError(f"no pronunciation for command words: {', '.join(missing)}")
+        common: dict[str, Any] = {
+            "hmm": str(model / "en-us"),
+            "loglevel": "FATAL",
+            "lm": None,
+        }
+        # A dictionary of only the command words keeps loading fast and memory small.
+        with tempfile.TemporaryDirectory() as tmp:
+            dictionary = Path(tmp) / "commands.dict"
+            dictionary.write_text("\n".join(entries) + "\n", encoding="utf-8")
+            self._grammar = Decoder(**common, dict=str(dictionary))
+            self._phones = Decoder(
+                **common,
+                dict=str(dictionary),
+                allphone=str(model / "en-us-phone.lm.bin"),
+                beam=1e-20,
+                pbeam=1e-20,
+            )
+        self._grammar.add_jsgf_string("commands", _jsgf(phrases))
+        self._grammar.activate_search("commands")
+        self._dictionary_path = model / "cmudict-en-us.dict"
+        self._known = set(known)
+        self._log = self._grammar.get_logmath()
+        self._frames = 0
+
+    def start(self) -> None:
+        self._grammar.start_utt()
+        self._phones.start_utt()
+        self._frames = 0
+
+    def feed(self, pcm: bytes) -> None:
+        self._grammar.process_raw(pcm)
+        self._phones.process_raw(pcm)
+
+    def _acoustic(self, decoder: Any) -> tuple[float, int]:
+        """Natural-log acoustic score of the best path and its non-silence frame count."""
+        total, speech = 0.0, 0
+        log = decoder.get_logmath()
+        for seg in decoder.seg():
+            # The bindings hand scores over as probabilities; back to log units.
+            total += log.log_to_ln(log.log(seg.ascore)) if seg.ascore > 0 else -1e9
+            if seg.word not in ("<s>", "</s>", "<sil>", "SIL", "[NOISE]", "+SPN+") and not (
+                seg.word.startswith("+")
+            ):
+                speech += seg.end_frame - seg.start_frame + 1
+        return total, speech
+
+    def finish(self) -> Hypothesis:
+        self._grammar.end_utt()
+        self._phones.end_utt()
+        hyp = self._grammar.hyp()
+        text = normalize(hyp.hypstr) if hyp else ""
+        frames = max(self._grammar.n_frames(), 1)
+        if not text:
+            return Hypothesis("", 0.0, {"frames": frames})
+        grammar_score, speech_frames = self._acoustic(self._grammar)
+        phone_score, _ = self._acoustic(self._phones)
+        gap = (phone_score - grammar_score) / max(speech_frames, 1)
+
+        confidence = 1.0 / (1.0 + math.exp(min(50.0, (gap - self.GAP_MIDPOINT) / self.GAP_SCALE)))
+        return Hypothesis(
+            text,
+            confidence,
+            {"gap": gap, "frames": frames, "speech_frames": speech_frames},
+        )
+
+    def _add_words(self, words: set[str]) -> set[str]:
+        """Teach the grammar decoder words it lacks; returns the words it can use."""
+        missing = words - self._known
+        if missing:
+            for line in _read_dictionary(self._dictionary_path, missing):
+                word, phones = line.split(" ", 1)
+                self._grammar.add_word(word, phones.split("#", 1)[0].strip(), False)
+                self._known.add(word.split("(", 1)[0])
+        return words & self._known
+
+    def prefers_phrase(self, pcm: bytes, phrase: str, other_words: Iterable[str]) -> bool:
+        words = self._add_words({w for w in (normalize(x) for x in other_words) if w} - {""})
+        words = {w for w in words if w.replace("'", "").isalnum()}
+        if not words or not pcm:
+            return True
+        echo = " | ".join(sorted(words))
+        grammar = (
+            "#JSGF V1.0;\ngrammar check;\n"
+            f"public <utterance> = <phrase> | <echo>;\n<phrase> = {phrase};\n<echo> = ({echo})+;\n"
+        )
+        self._grammar.add_jsgf_string("check", grammar)
+        self._grammar.activate_search("check")
+        try:
+            self._grammar.start_utt()
+            self._grammar.process_raw(pcm, full_utt=True)
+            self._grammar.end_utt()
+            hyp = self._grammar.hyp()
+        finally:
+            self._grammar.activate_search("commands")
+        return hyp is not None and normalize(hyp.hypstr) == phrase
+
+
+# -- vosk ---------------------------------------------------------------------------------------
+
+
+def vosk_cache_dirs() -> list[Path]:
+    """Where vosk itself keeps downloaded models."""
+    dirs = [Path.home() / ".cache" / "vosk"]
+    try:
+        from vosk import MODEL_DIRS  # type: ignore[attr-defined]
+
+        dirs = [Path(d) for d in MODEL_DIRS if d] + dirs
+    except ImportError:
+        pass
+    seen: list[Path] = []
+    for d in dirs:
+        if d not in seen:
+            seen.append(d)
+    return seen
+
+
+def _looks_like_vosk_model(path: Path) -> bool:
+    return path.is_dir() and (path / "am").is_dir() and (path / "conf").is_dir()
+
+
+def find_vosk_model(explicit: str | os.PathLike[str] | None = None) -> tuple[Path | None, str]:
+    """The vosk model to use and how it was found, or (None, why none was found)."""
+    if explicit:
+        path = Path(explicit).expanduser()
+        if _looks_like_vosk_model(path):
+            return path, f"vosk model given on the command line: {path}"
+        return None, f"{path} is not a vosk model directory (it needs am/ and conf/)"
+    from_env = os.environ.get(VOSK_MODEL_ENV)
+    if from_env:
+        path = Path(from_env).expanduser()
+        if _looks_like_vosk_model(path):
+            return path, f"vosk model from {VOSK_MODEL_ENV}: {path}"
+        return None, f"{VOSK_MODEL_ENV}={from_env} is not a vosk model directory"
+    for directory in vosk_cache_dirs():
+        if not directory.is_dir():
+            continue
+        candidates = sorted(
+            (
+                p
+                for p in directory.iterdir()
+                if p.name.startswith("vosk-model") and "en-us" in p.name
+            ),
+            key=lambda p: ("small" not in p.name, p.name),
+        )
+        for candidate in candidates:
+            if _looks_like_vosk_model(candidate):
+                return candidate, f"vosk model found in vosk's cache: {candidate}"
+    return None, "no vosk model found (none given, none in " + VOSK_MODEL_ENV + " or vosk's cache)"
+
+
+def download_vosk_model(name: str = "vosk-model-small-en-us-0.15") -> Path:
+    """Let vosk fetch a model into its own cache; needs a network connection (setup time only)."""
+    from vosk import Model, SetLogLevel
+
+    SetLogLevel(-1)
+    Model(model_name=name)
+    path, _ = find_vosk_model()
+    if path is None:
+        raise RuntimeError(f"vosk did not leave {name} in its cache")
+    return path
+
+
+class VoskEngine:
+    """A vosk (Kaldi) recogniser restricted to the command phrases plus an unknown-word token."""
+
+    name = "vosk"
+
+    def __init__(self, phrases: Iterable[str], model_path: str | os.PathLike[str]) -> None:
+        from vosk import KaldiRecognizer, Model, SetLogLevel
+
+        SetLogLevel(-1)
+        self._phrases = sorted({normalize(p) for p in phrases})
+        self._model = Model(str(model_path))
+        self._recognizer_type = KaldiRecognizer
+        self._grammar = json.dumps([*self._phrases, "[unk]"])
+        self._recognizer: Any = None
+
+    def start(self) -> None:
+        self._recognizer = self._recognizer_type(self._model, SAMPLE_RATE, self._grammar)
+        self._recognizer.SetWords(True)
+
+    def feed(self, pcm: bytes) -> None:
+        self._recognizer.AcceptWaveform(pcm)
+
+    def finish(self) -> Hypothesis:
+        result = json.loads(self._recognizer.FinalResult())
+        words = result.get("result", [])
+        text = normalize(result.get("text", ""))
+        if "[unk]" in result.get("text", "") or text not in self._phrases:
+            # Grammar mode is a bigram over the phrases, so it can return word salad; only whole
+            # phrases count.
+            return Hypothesis("", 0.0, {"words": float(len(words))})
+        confidence = min((float(w.get("conf", 0.0)) for w in words), default=0.0)
+        return Hypothesis(text, confidence, {"words": float(len(words))})
+
+    def prefers_phrase(self, pcm: bytes, phrase: str, other_words: Iterable[str]) -> bool:
+        words = sorted({normalize(w) for w in other_words} - {""})
+        if not words or not pcm:
+            return True
+        recognizer = self._recognizer_type(self._model, SAMPLE_RATE, json.dumps([phrase, *words]))
+        recognizer.AcceptWaveform(pcm)
+        return normalize(json.loads(recognizer.FinalResult()).get("text", "")) == phrase
+
+
+# -- choice ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    """Which engine listens and why."""
+
+    name: str
+    reason: str
+    vosk_model: Path | None = None
+
+
+def choose_engine(vosk_model: str | os.PathLike[str] | None = None) -> EngineChoice:
+    """vosk when a model is given or found and vosk imports, else the embedded PocketSphinx."""
+    path, why = find_vosk_model(vosk_model)
+    if path is not None:
+        try:
+            import vosk  # noqa: F401
+        except ImportError:
+            return EngineChoice("pocketsphinx", f"{why}, but the vosk package is not installed")
+        return EngineChoice("vosk", why, path)
+    return EngineChoice("pocketsphinx", f"embedded PocketSphinx US-English model; {why}")
+
+
+def create_engine(choice: EngineChoice, phrases: Iterable[str]) -> Engine:
+    if choice.name == "vosk":
+        assert choice.vosk_model is not None
+        return VoskEngine(phrases, choice.vosk_model)
+    return PocketSphinxEngine(phrases)

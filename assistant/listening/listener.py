@@ -1,0 +1,323 @@
+"""Turning a 16 kHz audio stream into one accept-or-reject decision per utterance."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from assistant.intents import Intent
+from assistant.listening.engines import (
+    SAMPLE_RATE,
+    Engine,
+    EngineChoice,
+    Hypothesis,
+    choose_engine,
+    create_engine,
+)
+from assistant.listening.segmenter import Segmenter, SegmenterSettings, SegmentEvent
+from assistant.vocabulary import CommandVocabulary, load_vocabulary, normalize
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The verdict on one utterance; times are seconds of stream time from the first sample."""
+
+    command: Intent | None
+    text: str
+    start: float
+    end: float
+    emitted_at: float
+    confidence: float
+    reason: str | None = None  # why it was rejected; None when accepted
+
+    @property
+    def accepted(self) -> bool:
+        return self.command is not None
+
+
+@dataclass
+class SpeakingInterval:
+    """The assistant speaking text from start to end (stream time); end None while ongoing."""
+
+    start: float
+    end: float | None
+    text: str
+
+
+@dataclass(frozen=True)
+class ListenerSettings:
+    """Thresholds of the decision; the defaults come from benchmarks/bench_asr.py."""
+
+    min_confidence: float = 0.3
+    pain_min_confidence: float = 0.1
+    # A non-pain command during assistant speech must be this sure (above 1: never) and not an echo.
+    barge_in_min_confidence: float = 0.9
+    min_duration: float = 0.2
+    # A command is a whole utterance: one that starts right after other speech is a fragment.
+    min_pause_before: float = 0.3
+    max_duration: float = 1.4
+    pain_max_duration: float = 1.6
+    # Room echo and output buffering let the assistant's voice reach the microphone a bit late.
+    echo_tail: float = 0.4
+    segmenter: SegmenterSettings = field(default_factory=SegmenterSettings)
+    per_intent: dict[Intent, float] = field(default_factory=dict)
+
+    def threshold(self, intent: Intent) -> float:
+        if intent in self.per_intent:
+            return self.per_intent[intent]
+        return self.pain_min_confidence if intent is Intent.PAIN else self.min_confidence
+
+
+class Listener:
+    """Streaming command recogniser: feed() audio, get Decisions for finished utterances.
+
+    Thread-safe: a microphone thread may call feed() while the session thread reports assistant
+    speech with assistant_speaking().
+    """
+
+    def __init__(
+        self,
+        vocabulary: CommandVocabulary | None = None,
+        *,
+        vosk_model: str | os.PathLike[str] | None = None,
+        engine: Engine | None = None,
+        settings: ListenerSettings | None = None,
+    ) -> None:
+        self.vocabulary = vocabulary or load_vocabulary()
+        self._table = self.vocabulary.phrase_table()
+        if engine is None:
+            self.choice = choose_engine(vosk_model)
+            self.engine = create_engine(self.choice, self._table)
+        else:
+            self.choice = EngineChoice(engine.name, "engine given by the caller")
+            self.engine = engine
+        self.settings = settings or ListenerSettings()
+        self._segmenter = Segmenter(self.settings.segmenter)
+        self._frame_bytes = self._segmenter.frame_bytes
+        self._pending = b""
+        self._samples = 0  # samples fed so far: the stream clock
+        self._in_utterance = False
+        self._utterance_start = 0.0
+        self._previous_end = -1e9
+        self._audio: list[bytes] = []  # the open utterance, kept to check it against echoes
+        self._intervals: list[SpeakingInterval] = []
+        self._monotonic_origin: float | None = None
+        self._segment_offset = 0.0  # stream time at which the current segmenter began
+        self._lock = threading.RLock()
+
+    # -- clocks and assistant speech ----------------------------------------------------------
+
+    @property
+    def stream_time(self) -> float:
+        """Seconds of audio fed so far."""
+        return self._samples / SAMPLE_RATE
+
+    def to_stream_time(self, monotonic: float) -> float:
+        """Convert a time.monotonic() value to stream time (the stream starts at the first feed)."""
+        with self._lock:
+            origin = self._monotonic_origin
+        if origin is None:
+            return 0.0
+        return monotonic - origin
+
+    def assistant_speaking(
+        self, text: str, start: float, end: float | None = None, *, monotonic: bool = False
+    ) -> SpeakingInterval:
+        """Record that the assistant says text from start to end (None: until speaking_ended)."""
+        if monotonic:
+            start = self.to_stream_time(start)
+            end = None if end is None else self.to_stream_time(end)
+        interval = SpeakingInterval(start, end, text)
+        with self._lock:
+            self._intervals.append(interval)
+            # Old intervals can no longer overlap any utterance still to come.
+            horizon = self.stream_time - 30.0
+            self._intervals = [i for i in self._intervals if i.end is None or i.end > horizon]
+        return interval
+
+    def speaking_ended(self, end: float, *, monotonic: bool = False) -> None:
+        """Close the open speaking intervals at end."""
+        if monotonic:
+            end = self.to_stream_time(end)
+        with self._lock:
+            for interval in self._intervals:
+                if interval.end is None:
+                    interval.end = end
+
+    def _overlapping(self, start: float, end: float) -> list[SpeakingInterval]:
+        tail = self.settings.echo_tail
+        with self._lock:
+            return [
+                i
+                for i in self._intervals
+                if i.start < end and (i.end is None or i.end + tail > start)
+            ]
+
+    # -- audio ---------------------------------------------------------------------------------
+
+    def feed(self, chunk: np.ndarray | bytes) -> list[Decision]:
+        """Add int16 16 kHz mono samples; return decisions on utterances that ended in them."""
+        data = chunk if isinstance(chunk, bytes) else np.asarray(chunk, dtype="<i2").tobytes()
+        with self._lock:
+            if self._monotonic_origin is None:
+                self._monotonic_origin = time.monotonic() - len(data) / 2 / SAMPLE_RATE
+        decisions: list[Decision] = []
+        self._pending += data
+        size = self._frame_bytes
+        while len(self._pending) >= size:
+            frame, self._pending = self._pending[:size], self._pending[size:]
+            self._samples += size // 2
+            for event in self._segmenter.process(frame):
+                decision = self._event(event)
+                if decision is not None:
+                    decisions.append(decision)
+        return decisions
+
+    def resume_after_gap(self) -> None:
+        """The input was lost for a while: drop the open utterance and move the stream clock to now."""
+        with self._lock:
+            origin = self._monotonic_origin
+        gap = 0.0 if origin is None else time.monotonic() - origin - self.stream_time
+        self._samples += max(0, round(gap * SAMPLE_RATE))
+        self._pending = b""
+        self._in_utterance = False
+        self._segmenter = Segmenter(self.settings.segmenter)
+        self._segment_offset = self.stream_time
+
+    def flush(self) -> list[Decision]:
+        """End of stream: decide on an utterance still open."""
+        self._samples += len(self._pending) // 2
+        self._pending = b""
+        if not self._in_utterance:
+            return []
+        return [self._finish(self.stream_time)]
+
+    def _event(self, event: SegmentEvent) -> Decision | None:
+        if event.kind == "start":
+            self._in_utterance = True
+            self._utterance_start = self._segment_offset + event.time
+            self.engine.start()
+            self._audio = []
+        elif event.kind == "audio" and self._in_utterance:
+            self.engine.feed(event.pcm)
+            self._audio.append(event.pcm)
+        elif event.kind == "end" and self._in_utterance:
+            return self._finish(self._segment_offset + event.time)
+        return None
+
+    def _finish(self, end: float) -> Decision:
+        self._in_utterance = False
+        hypothesis = self.engine.finish()
+        decision = self.decide(hypothesis, self._utterance_start, end, self.stream_time)
+        self._previous_end = end
+        return decision
+
+    # -- the decision ----------------------------------------------------------------------------
+
+    def decide(self, hypothesis: Hypothesis, start: float, end: float, now: float) -> Decision:
+        """Accept the hypothesis as a command or say why not."""
+        text, confidence = hypothesis.text, hypothesis.confidence
+        settings = self.settings
+
+        def reject(reason: str) -> Decision:
+            return Decision(None, text, start, end, now, confidence, reason)
+
+        intent = self._table.get(text) if text else None
+        if intent is None:
+            return reject("not a command")
+        duration = end - start
+        if duration < settings.min_duration:
+            return reject("too short to be a command")
+        limit = settings.pain_max_duration if intent is Intent.PAIN else settings.max_duration
+        if duration > limit:
+            return reject("too long to be a command")
+        if start - self._previous_end < settings.min_pause_before:
+            return reject("part of longer speech")
+        if confidence < settings.threshold(intent):
+            return reject("not sure enough it was a command")
+        overlapping = self._overlapping(start, end)
+        if (
+            overlapping
+            and intent is not Intent.PAIN
+            and confidence < settings.barge_in_min_confidence
+        ):
+            return reject("the assistant was speaking")
+        for interval in overlapping:
+            if _says(interval.text, text):
+                return reject("the assistant's own words")
+        if overlapping:
+            # The assistant's words compete with the phrase: if they explain the sound better, it
+            # was the loudspeaker, however command-like it looked.
+            spoken = " ".join(i.text for i in overlapping).split()
+            if not self.engine.prefers_phrase(b"".join(self._audio), text, spoken):
+                return reject("the assistant's own words")
+        return Decision(intent, text, start, end, now, confidence)
+
+
+def _says(spoken: str, phrase: str) -> bool:
+    """Whether the phrase's words occur in a row in the spoken text."""
+    words, target = normalize(spoken).split(), phrase.split()
+    n = len(target)
+    return any(words[i : i + n] == target for i in range(len(words) - n + 1))
+
+
+# -- files ---------------------------------------------------------------------------------------
+
+
+def read_audio(path: str | os.PathLike[str]) -> np.ndarray:
+    """A sound file as int16 16 kHz mono samples, mixed down and resampled when needed."""
+    import soundfile
+
+    data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    return to_stream_format(data, rate)
+
+
+def to_stream_format(data: np.ndarray, rate: int) -> np.ndarray:
+    """Float audio (frames x channels, or frames) at rate as int16 16 kHz mono."""
+    mono = data.mean(axis=1) if data.ndim == 2 else data
+    if rate != SAMPLE_RATE and len(mono):
+        mono = _resample(mono, rate, SAMPLE_RATE)
+    return np.clip(np.round(mono * 32767), -32768, 32767).astype(np.int16)
+
+
+def _resample(signal: np.ndarray, rate: int, target: int) -> np.ndarray:
+    """Band-limited resampling via the FFT; fine for whole files, not meant for live chunks."""
+    n_out = round(len(signal) * target / rate)
+    spectrum = np.fft.rfft(signal)
+    keep = min(len(spectrum), n_out // 2 + 1)
+    resized = np.zeros(n_out // 2 + 1, dtype=complex)
+    resized[:keep] = spectrum[:keep]
+    return np.fft.irfft(resized, n_out) * (n_out / len(signal))
+
+
+def listen_to_file(
+    path: str | os.PathLike[str] | Path,
+    listener: Listener | None = None,
+    speaking: Sequence[SpeakingInterval] = (),
+    chunk_seconds: float = 0.02,
+) -> list[Decision]:
+    """Run a listener over a whole sound file as if it were streamed, returning every decision."""
+    return listen_to_samples(read_audio(path), listener, speaking, chunk_seconds)
+
+
+def listen_to_samples(
+    samples: np.ndarray,
+    listener: Listener | None = None,
+    speaking: Iterable[SpeakingInterval] = (),
+    chunk_seconds: float = 0.02,
+) -> list[Decision]:
+    listener = listener or Listener()
+    for interval in speaking:
+        listener.assistant_speaking(interval.text, interval.start, interval.end)
+    step = max(1, int(chunk_seconds * SAMPLE_RATE))
+    decisions: list[Decision] = []
+    for offset in range(0, len(samples), step):
+        decisions += listener.feed(samples[offset : offset + step])
+    decisions += listener.flush()
+    return decisions

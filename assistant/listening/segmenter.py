@@ -1,0 +1,93 @@
+"""Cutting a 16 kHz stream into utterances, robust to steady background noise and music."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.listening.engines import SAMPLE_RATE
+
+
+@dataclass(frozen=True)
+class SegmenterSettings:
+    frame_seconds: float = 0.03
+    start_frames: int = 3  # speech frames in a row that open an utterance
+    end_frames: int = 9  # non-speech frames in a row that close it
+    preroll_frames: int = 8  # audio kept from before the start, so onsets are not clipped
+    margin_db: float = 6.0  # how far above the background floor a frame must be to be speech
+    floor_rise_db_per_s: float = 3.0
+    min_level_db: float = -60.0
+    vad_mode: int = 3
+
+
+@dataclass(frozen=True)
+class SegmentEvent:
+    kind: str  # "start", "audio" or "end"
+    pcm: bytes = b""
+    time: float = 0.0
+
+
+class Segmenter:
+    """WebRTC VAD gated by level above an adaptive background floor.
+
+    The VAD alone calls music and loud noise speech and never closes an utterance; the floor
+    tracks the background (falls at once, rises slowly) so only sound clearly above it counts.
+    """
+
+    def __init__(self, settings: SegmenterSettings | None = None) -> None:
+        from pocketsphinx import Vad
+
+        self.settings = settings or SegmenterSettings()
+        self._vad = Vad(self.settings.vad_mode, SAMPLE_RATE, self.settings.frame_seconds)
+        self.frame_bytes: int = self._vad.frame_bytes
+        self.frame_seconds = self.frame_bytes / 2 / SAMPLE_RATE
+        self._floor: float | None = None
+        self._rise = self.settings.floor_rise_db_per_s * self.frame_seconds
+        self._frames = 0
+        self._run = 0  # consecutive frames agreeing with a state change
+        self._recent: deque[bytes] = deque(maxlen=self.settings.preroll_frames)
+        self.in_speech = False
+        self.speech_start = 0.0
+        self.speech_end = 0.0
+
+    def level(self, frame: bytes) -> float:
+        samples = np.frombuffer(frame, dtype="<i2").astype(np.float32) / 32768
+        return float(10 * np.log10(np.mean(samples * samples) + 1e-12))
+
+    def process(self, frame: bytes) -> list[SegmentEvent]:
+        """One frame of frame_bytes; returns what happened to the utterance."""
+        settings = self.settings
+        level = self.level(frame)
+        if self._floor is None or level < self._floor:
+            self._floor = level
+        else:
+            self._floor += self._rise
+        voiced = (
+            level > settings.min_level_db
+            and level > self._floor + settings.margin_db
+            and self._vad.is_speech(frame)
+        )
+        self._frames += 1
+        now = self._frames * self.frame_seconds
+        events: list[SegmentEvent] = []
+        if not self.in_speech:
+            self._recent.append(frame)
+            self._run = self._run + 1 if voiced else 0
+            if self._run >= settings.start_frames:
+                self.in_speech = True
+                self._run = 0
+                self.speech_start = now - len(self._recent) * self.frame_seconds
+                events.append(SegmentEvent("start", time=self.speech_start))
+                events.append(SegmentEvent("audio", b"".join(self._recent)))
+                self._recent.clear()
+        else:
+            events.append(SegmentEvent("audio", frame))
+            self._run = 0 if voiced else self._run + 1
+            if self._run >= settings.end_frames:
+                self.in_speech = False
+                self._run = 0
+                self.speech_end = now - settings.end_frames * self.frame_seconds
+                events.append(SegmentEvent("end", time=self.speech_end))
+        return events

@@ -1,0 +1,226 @@
+"""Measure command recognition: accuracy per condition, false accepts, latency, cost.
+
+    python benchmarks/bench_asr.py [--conditions clean,music_10db] [--speakers hibari,espeak-us]
+                                   [--set min_confidence=0.4] [--jobs 2] [--vosk-model PATH]
+
+Prints one JSON object. The corpus comes from benchmarks/corpus.py and is cached outside the repo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from assistant.intents import Intent
+from assistant.listening import Listener, ListenerSettings
+from assistant.listening.engines import SAMPLE_RATE
+from benchmarks import corpus
+
+DISTRACTOR_CONDITIONS = ("clean", "pink_10db", "music_10db")
+DISTRACTOR_SPEAKERS = ("hibari", "hibari-low", "espeak-us")
+
+
+def _settings(overrides: list[str]) -> ListenerSettings:
+    values: dict[str, Any] = {}
+    for item in overrides:
+        key, _, raw = item.partition("=")
+        values[key] = type(getattr(ListenerSettings(), key))(raw)
+    return dataclasses.replace(ListenerSettings(), **values)
+
+
+def _run_clips(args: tuple[str, list[str], list[str], list[str], str | None]) -> dict[str, Any]:
+    """Stream one condition's clips through one listener; returns raw per-clip outcomes."""
+    condition, speakers, overrides, kinds, vosk_model = args
+    chosen = [s for s in corpus.SPEAKERS if s.name in speakers]
+    clips: list[corpus.Clip] = []
+    if "command" in kinds:
+        clips += corpus.command_clips(chosen, [condition])
+    if "distractor" in kinds and condition in DISTRACTOR_CONDITIONS:
+        talkers = [s for s in corpus.SPEAKERS if s.name in DISTRACTOR_SPEAKERS]
+        clips += corpus.sentence_clips(
+            corpus.THERAPIST_SENTENCES, "distractor", talkers, [condition]
+        )
+        clips += corpus.human_clips([condition])
+    listener = Listener(settings=_settings(overrides), vosk_model=vosk_model)
+    outcomes = []
+    cpu = 0.0
+    audio_s = 0.0
+    step = int(0.02 * SAMPLE_RATE)
+    for clip in clips:
+        offset = listener.stream_time
+        accepted: list[str] = []
+        rejected: list[str] = []
+        latencies: list[float] = []
+        for i in range(0, len(clip.audio), step):
+            t0 = time.process_time()
+            w0 = time.perf_counter()
+            decisions = listener.feed(clip.audio[i : i + step])
+            wall = time.perf_counter() - w0
+            cpu += time.process_time() - t0
+            for d in decisions:
+                if d.accepted:
+                    accepted.append(d.command.value)  # type: ignore[union-attr]
+                    lag = d.emitted_at - (offset + clip.speech_end) + wall
+                    latencies.append(lag * 1000)
+                else:
+                    rejected.append(f"{d.text}:{d.reason}")
+        audio_s += len(clip.audio) / SAMPLE_RATE
+        outcomes.append(
+            {
+                "name": clip.name,
+                "kind": clip.kind,
+                "intent": clip.intent.value if clip.intent else None,
+                "accepted": accepted,
+                "rejected": rejected,
+                "latency_ms": latencies,
+            }
+        )
+    return {
+        "condition": condition,
+        "outcomes": outcomes,
+        "cpu_s": cpu,
+        "audio_s": audio_s,
+        "engine": listener.choice.name,
+        "engine_reason": listener.choice.reason,
+    }
+
+
+_IDLE_PROBE = """
+import json, resource, sys, time
+import numpy as np
+from assistant.listening import Listener
+listener = Listener(vosk_model=sys.argv[1] or None)
+rng = np.random.default_rng(0)
+seconds = 20
+chunk = 320
+quiet = (rng.standard_normal(seconds * 16000) * 30).astype(np.int16)
+t0 = time.process_time()
+for i in range(0, len(quiet), chunk):
+    listener.feed(quiet[i:i + chunk])
+cpu = time.process_time() - t0
+print(json.dumps({"cpu_share_silence": cpu / seconds,
+                  "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def _idle_probe(vosk_model: str | None) -> dict[str, float]:
+    """CPU share and peak memory of a bare listener, in a fresh process so the corpus tools don't count."""
+    out = subprocess.run(
+        [sys.executable, "-c", _IDLE_PROBE, vosk_model or ""],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _summarise(results: list[dict[str, Any]], show_errors: bool) -> dict[str, Any]:
+    per_condition: dict[str, Any] = {}
+    latencies: list[float] = []
+    distractors = 0
+    false_accepts = 0
+    false_by_condition: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    errors: list[str] = []
+    for result in results:
+        condition = result["condition"]
+        hits: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for o in result["outcomes"]:
+            if o["kind"] == "command":
+                ok = o["accepted"] == [o["intent"]]
+                hits[o["intent"]][0] += ok
+                hits[o["intent"]][1] += 1
+                if ok:
+                    latencies += o["latency_ms"]
+                elif show_errors:
+                    errors.append(f"MISS {o['name']}: {o['accepted']} {o['rejected']}")
+            else:
+                distractors += 1
+                false_by_condition[condition][1] += 1
+                if o["accepted"]:
+                    false_accepts += 1
+                    false_by_condition[condition][0] += 1
+                    if show_errors:
+                        errors.append(f"FA {o['name']}: {o['accepted']}")
+        if hits:
+            total = [sum(v[0] for v in hits.values()), sum(v[1] for v in hits.values())]
+            per_condition[condition] = {
+                "overall": round(total[0] / total[1], 4),
+                "utterances": total[1],
+                "per_intent": {
+                    intent.value: round(hits[intent.value][0] / hits[intent.value][1], 3)
+                    for intent in Intent
+                    if hits[intent.value][1]
+                },
+            }
+    cpu = sum(r["cpu_s"] for r in results)
+    audio = sum(r["audio_s"] for r in results)
+    summary: dict[str, Any] = {
+        "engine": results[0]["engine"],
+        "engine_reason": results[0]["engine_reason"],
+        "accuracy": per_condition,
+        "false_accepts_per_100_distractors": round(100 * false_accepts / distractors, 2)
+        if distractors
+        else None,
+        "distractor_utterances": distractors,
+        "false_accepts_by_condition": {
+            c: f"{v[0]}/{v[1]}" for c, v in sorted(false_by_condition.items())
+        },
+        "latency_ms": {
+            "p50": round(float(np.percentile(latencies, 50)), 1) if latencies else None,
+            "p95": round(float(np.percentile(latencies, 95)), 1) if latencies else None,
+        },
+        "real_time_factor": round(cpu / audio, 4) if audio else None,
+    }
+    if show_errors:
+        summary["errors"] = errors
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--conditions", default=",".join(corpus.CONDITIONS))
+    parser.add_argument("--speakers", default=",".join(s.name for s in corpus.SPEAKERS))
+    parser.add_argument("--kinds", default="command,distractor")
+    parser.add_argument("--set", action="append", default=[], help="ListenerSettings field=value")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--vosk-model", default=None)
+    parser.add_argument("--errors", action="store_true", help="list every miss and false accept")
+    args = parser.parse_args(argv)
+    conditions = args.conditions.split(",")
+    speakers = args.speakers.split(",")
+    kinds = args.kinds.split(",")
+    # Synthesis happens once, here, so the workers only read the cache.
+    for _ in corpus.command_clips([s for s in corpus.SPEAKERS if s.name in speakers], []):
+        pass
+    talkers = [s for s in corpus.SPEAKERS if s.name in DISTRACTOR_SPEAKERS]
+    for _ in corpus.sentence_clips(corpus.THERAPIST_SENTENCES, "distractor", talkers, []):
+        pass
+    jobs = [(c, speakers, args.set, kinds, args.vosk_model) for c in conditions]
+    with multiprocessing.get_context("spawn").Pool(max(1, min(args.jobs, len(jobs)))) as pool:
+        results = pool.map(_run_clips, jobs)
+    summary = _summarise(results, args.errors)
+    summary.update(_idle_probe(args.vosk_model))
+    summary["cores"] = os.cpu_count()
+    summary["date"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    summary["settings"] = args.set
+    print(json.dumps(summary, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,352 @@
+"""Generated recordings for measuring and testing command recognition.
+
+Commands are synthesised with hibari-tts (several speakers made by speed and pitch changes) and
+two espeak-ng voices, then placed in clips under several acoustic conditions. Distractors are
+therapist-to-patient sentences (many containing command words), the assistant's own
+announcements, and real human recordings from the pocketsphinx-testdata Debian package.
+
+Everything is cached under MASSAGE_ASSISTANT_CORPUS_DIR or the user cache directory, never in
+the repository. Nothing here touches the network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from platformdirs import user_cache_dir
+
+from assistant.intents import Intent
+from assistant.vocabulary import load_vocabulary
+
+RATE = 16000
+LEAD_S = 0.6
+TAIL_S = 1.0
+TESTDATA_DIR = Path("/usr/share/pocketsphinx/test/data")
+
+
+@dataclass(frozen=True)
+class Speaker:
+    name: str
+    engine: str  # "hibari" or "espeak"
+    speed: float = 1.0
+    pitch_cents: int = 0
+    voice: str = ""
+
+
+SPEAKERS: tuple[Speaker, ...] = (
+    Speaker("hibari", "hibari"),
+    Speaker("hibari-low", "hibari", speed=0.92, pitch_cents=-400),
+    Speaker("hibari-fast", "hibari", speed=1.1, pitch_cents=120),
+    Speaker("hibari-slow", "hibari", speed=0.8, pitch_cents=-150),
+    Speaker("espeak-us", "espeak", speed=1.0, voice="en-us"),
+    Speaker("espeak-gb", "espeak", speed=0.9, voice="en-gb-x-rp+m3"),
+)
+
+CONDITIONS: tuple[str, ...] = ("clean", "pink_20db", "pink_10db", "music_10db", "reverb")
+
+# What a therapist says to a patient during a session: none of it is a command.
+THERAPIST_SENTENCES: tuple[str, ...] = (
+    "Next week we'll work on the lower back.",
+    "Repeat these stretches at home.",
+    "Tell me if there is any pain.",
+    "Let me know if the pressure is too much.",
+    "Take a deep breath in and slowly out.",
+    "Can you turn onto your side for me?",
+    "We can go back to the shoulders later.",
+    "Does that hurt when I press here?",
+    "I'll continue with the neck after this.",
+    "Try to relax your shoulders.",
+    "How are you feeling today?",
+    "Your hamstrings are quite tight.",
+    "Let's stop there for today and book the next appointment.",
+    "Is the room warm enough for you?",
+    "I'm going to use a little more oil.",
+    "Drink plenty of water this evening.",
+    "Just let your arm hang loose.",
+    "If it starts to hurt, say so straight away.",
+    "We skipped the calves last time.",
+    "You can pause the music if you want.",
+    "Say again, which side was sore?",
+    "Where are we going for lunch?",
+    "The help desk opens at nine.",
+    "Slow down your breathing a little.",
+    "Speak up if anything feels uncomfortable.",
+    "The next client arrives at four.",
+)
+
+
+def assistant_announcements(protocol: str = "cervical") -> tuple[str, ...]:
+    """What the assistant itself says in a session, worded by the real phrase book.
+
+    Many of these contain command phrases ("say resume or next", "stop session"); it must never
+    obey them.
+    """
+    from assistant.catalog import load_protocol
+    from assistant.phrasing import Phraser, load_phrasebook
+    from assistant.plan import SessionOptions, build_plan
+    from assistant.session import Command, Say, Session, Start
+
+    session = Session(build_plan(load_protocol(protocol)[0], SessionOptions()))
+    phraser = Phraser(load_phrasebook())
+    said: list[str] = []
+    events = [Start(0.0)] + [
+        Command(intent, float(at))
+        for at, intent in enumerate(
+            [Intent.NEXT, Intent.HELP, Intent.PAUSE, Intent.HELP, Intent.RESUME, Intent.PAIN,
+             Intent.HELP, Intent.NEXT, Intent.STATUS, Intent.BACK, Intent.STOP],
+            start=1,
+        )
+    ]  # fmt: skip
+    for event in events:
+        said += [phraser.render(a.message) for a in session.handle(event) if isinstance(a, Say)]
+    return tuple(dict.fromkeys(said))
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One recording with what is said in it and where the speech lies."""
+
+    name: str
+    audio: np.ndarray  # int16, RATE Hz mono
+    text: str
+    intent: Intent | None
+    kind: str  # "command", "distractor", "human" or "announcement"
+    speaker: str
+    condition: str
+    speech_start: float
+    speech_end: float
+
+
+def cache_dir() -> Path:
+    path = Path(
+        os.environ.get("MASSAGE_ASSISTANT_CORPUS_DIR")
+        or Path(user_cache_dir("massage-assistant")) / "asr-corpus"
+    )
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _key(*parts: object) -> str:
+    return hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:16]
+
+
+def _read(path: Path) -> np.ndarray:
+    data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    mono = data.mean(axis=1)
+    assert rate == RATE, path
+    return mono
+
+
+def _sox(src: Path, dst: Path, *effects: str) -> None:
+    subprocess.run(
+        ["sox", str(src), "-r", str(RATE), "-c", "1", "-b", "16", str(dst), *effects],
+        check=True,
+        capture_output=True,
+    )
+
+
+@lru_cache(maxsize=1)
+def _hibari() -> object:
+    from hibari import Hibari
+
+    return Hibari()
+
+
+def synthesize(text: str, speaker: Speaker) -> np.ndarray:
+    """Float32 16 kHz speech of text by speaker, trimmed of its silences, cached on disk."""
+    out = cache_dir() / "speech" / f"{speaker.name}-{_key(text, speaker)}.wav"
+    if out.exists():
+        return _read(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "raw.wav"
+        if speaker.engine == "hibari":
+            _hibari().save(text, str(raw), speed=speaker.speed, seed=1)  # type: ignore[attr-defined]
+        else:
+            wpm = str(int(160 * speaker.speed))
+            subprocess.run(
+                ["espeak-ng", "-v", speaker.voice, "-s", wpm, "-w", str(raw), text],
+                check=True,
+                capture_output=True,
+            )
+        effects = ["pitch", str(speaker.pitch_cents)] if speaker.pitch_cents else []
+        # Trim leading and trailing silence so the clip layout decides where speech lies.
+        trim = [
+            "silence",
+            "1",
+            "0.02",
+            "0.5%",
+            "reverse",
+            "silence",
+            "1",
+            "0.02",
+            "0.5%",
+            "reverse",
+        ]
+        _sox(raw, Path(tmp) / "out.wav", *effects, *trim, "norm", "-3")
+        shutil.move(str(Path(tmp) / "out.wav"), out)
+    return _read(out)
+
+
+def _pink(n: int, rng: np.random.Generator) -> np.ndarray:
+    spectrum = np.fft.rfft(rng.standard_normal(n))
+    freqs = np.fft.rfftfreq(n, 1 / RATE)
+    spectrum[1:] /= np.sqrt(freqs[1:])
+    spectrum[0] = 0
+    noise = np.fft.irfft(spectrum, n)
+    return noise / np.sqrt(np.mean(noise**2))
+
+
+def _music(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Slow piano-like chords: a simple, steady background with tonal energy in the speech band."""
+    roots = [220.0, 174.6, 261.6, 196.0]  # A, F, C, G
+    chord_s = 1.2
+    out = np.zeros(n)
+    t = np.arange(int(chord_s * RATE)) / RATE
+    envelope = np.exp(-t * 1.5) * np.minimum(1, t / 0.02)
+    start = -int(rng.integers(0, int(chord_s * RATE)))
+    index = int(rng.integers(0, len(roots)))
+    while start < n:
+        root = roots[index % len(roots)]
+        tone = np.zeros_like(t)
+        for ratio in (1.0, 1.26, 1.5, 2.0):
+            for harmonic, weight in ((1, 1.0), (2, 0.4), (3, 0.2)):
+                tone += weight * np.sin(2 * np.pi * root * ratio * harmonic * t)
+        lo, hi = max(start, 0), min(start + len(t), n)
+        out[lo:hi] += (tone * envelope)[lo - start : hi - start]
+        start += len(t)
+        index += 1
+    return out / np.sqrt(np.mean(out**2) + 1e-12)
+
+
+def _reverb(speech: np.ndarray) -> np.ndarray:
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "in.wav", Path(tmp) / "out.wav"
+        sf.write(str(src), speech, RATE, subtype="PCM_16")
+        # A small treatment room: short tail, moderate damping.
+        _sox(src, dst, "reverb", "35", "50", "25", "100", "0", "0")
+        return _read(dst)
+
+
+def place(
+    speech: np.ndarray, condition: str, seed: int, lead: float = LEAD_S, tail: float = TAIL_S
+) -> tuple[np.ndarray, float, float]:
+    """Speech in a clip with silence around it under condition; returns int16 audio and bounds."""
+    if condition == "reverb":
+        reverberant = _reverb(speech)
+        speech = reverberant
+    n_lead, n_tail = int(lead * RATE), int(tail * RATE)
+    clip = np.concatenate([np.zeros(n_lead), speech, np.zeros(n_tail)])
+    rng = np.random.default_rng(seed)
+    speech_power = float(np.mean(speech**2)) if len(speech) else 1e-6
+    if condition.startswith(("pink_", "music_")):
+        snr_db = float(condition.split("_")[1].removesuffix("db"))
+        background = (
+            _pink(len(clip), rng) if condition.startswith("pink") else _music(len(clip), rng)
+        )
+        clip = clip + background * np.sqrt(speech_power / 10 ** (snr_db / 10))
+    # A faint floor keeps "clean" realistic: a real microphone never outputs digital silence.
+    clip = clip + rng.standard_normal(len(clip)) * np.sqrt(speech_power) * 10 ** (-45 / 20)
+    peak = np.max(np.abs(clip))
+    if peak > 0.99:
+        clip = clip * 0.99 / peak
+    audio = np.round(clip * 32767).astype(np.int16)
+    return audio, lead, lead + len(speech) / RATE
+
+
+def command_clips(
+    speakers: Iterable[Speaker] = SPEAKERS,
+    conditions: Iterable[str] = CONDITIONS,
+    phrases: dict[Intent, tuple[str, ...]] | None = None,
+) -> Iterator[Clip]:
+    """Every command phrase by every speaker under every condition."""
+    phrases = phrases or load_vocabulary().commands
+    conditions = tuple(conditions)
+    for speaker in speakers:
+        for intent, texts in phrases.items():
+            for text in texts:
+                speech = synthesize(text, speaker)
+                for condition in conditions:
+                    seed = int(_key(text, speaker.name, condition), 16) % 2**32
+                    audio, start, end = place(speech, condition, seed)
+                    yield Clip(
+                        f"{speaker.name}/{condition}/{text}",
+                        audio,
+                        text,
+                        intent,
+                        "command",
+                        speaker.name,
+                        condition,
+                        start,
+                        end,
+                    )
+
+
+def sentence_clips(
+    sentences: Iterable[str],
+    kind: str,
+    speakers: Iterable[Speaker] = SPEAKERS,
+    conditions: Iterable[str] = ("clean",),
+) -> Iterator[Clip]:
+    """Synthesised sentences that are not commands (therapist talk or announcements)."""
+    conditions = tuple(conditions)
+    for speaker in speakers:
+        for text in sentences:
+            speech = synthesize(text, speaker)
+            for condition in conditions:
+                seed = int(_key(text, speaker.name, condition), 16) % 2**32
+                audio, start, end = place(speech, condition, seed)
+                yield Clip(
+                    f"{speaker.name}/{condition}/{text}",
+                    audio,
+                    text,
+                    None,
+                    kind,
+                    speaker.name,
+                    condition,
+                    start,
+                    end,
+                )
+
+
+def human_recordings() -> list[tuple[str, np.ndarray]]:
+    """Real read speech from pocketsphinx-testdata as (name, float32 16 kHz), or [] if absent."""
+    found: list[tuple[str, np.ndarray]] = []
+    if not TESTDATA_DIR.is_dir():
+        return found
+    for wav in sorted(TESTDATA_DIR.glob("*/*.wav")):
+        found.append((f"{wav.parent.name}/{wav.stem}", _read(wav)))
+    for raw in sorted(TESTDATA_DIR.glob("*.raw")) + sorted(TESTDATA_DIR.glob("*/*.raw")):
+        data = np.fromfile(raw, dtype="<i2").astype(np.float32) / 32768
+        found.append((raw.stem, data))
+    return found
+
+
+def human_clips(conditions: Iterable[str] = ("clean",)) -> Iterator[Clip]:
+    conditions = tuple(conditions)
+    for name, speech in human_recordings():
+        speech = speech / (np.max(np.abs(speech)) + 1e-9) * 0.7
+        for condition in conditions:
+            seed = int(_key(name, condition), 16) % 2**32
+            audio, start, end = place(speech, condition, seed, lead=0.3, tail=0.8)
+            yield Clip(
+                f"human/{condition}/{name}",
+                audio,
+                "",
+                None,
+                "human",
+                "human",
+                condition,
+                start,
+                end,
+            )

@@ -1,0 +1,187 @@
+"""Sessions steered by voice through a real input device: the PulseAudio virtual microphone."""
+
+from __future__ import annotations
+
+import json
+import queue
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from assistant.speech.private_pulse import PrivatePulseAudio
+
+ROOT = Path(__file__).resolve().parent.parent
+CLI = [sys.executable, "-m", "assistant"]
+
+
+@pytest.fixture(scope="module")
+def say_wav(tmp_path_factory: pytest.TempPathFactory):
+    """A WAV of the therapist saying a phrase (hibari-tts, a natural voice), with silence around it."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        from benchmarks import corpus
+    finally:
+        sys.path.remove(str(ROOT))
+    folder = tmp_path_factory.mktemp("therapist")
+    therapist = next(s for s in corpus.SPEAKERS if s.name == "hibari")
+
+    def make(text: str) -> Path:
+        path = folder / f"{text.replace(' ', '-')}.wav"
+        speech = corpus.synthesize(text, therapist) * 0.6
+        silence = np.zeros(int(0.3 * corpus.RATE), np.float32)
+        sf.write(str(path), np.concatenate([silence, speech, silence]), corpus.RATE)
+        return path
+
+    return make
+
+
+class LineReader:
+    """Collects a process's output lines on a thread, so a test can wait for one."""
+
+    def __init__(self, stream) -> None:
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream) -> None:
+        for line in stream:
+            self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)
+
+    def wait_for(self, fragment: str, timeout: float = 20.0) -> str:
+        deadline = time.monotonic() + timeout
+        for line in self.lines:
+            if fragment in line:
+                return line
+        while time.monotonic() < deadline:
+            try:
+                line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            self.lines.append(line)
+            if fragment in line:
+                return line
+        raise AssertionError(f"{fragment!r} never came; output so far:\n" + "\n".join(self.lines))
+
+
+def _start_session(
+    pulse_audio: PrivatePulseAudio, db: Path, *flags: str
+) -> tuple[subprocess.Popen, LineReader]:
+    process = subprocess.Popen(
+        [*CLI, "run", "cervical", "--no-voice", "--db", str(db), *flags],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=pulse_audio.env,
+    )
+    reader = LineReader(process.stdout)
+    reader.wait_for("Listening with pocketsphinx", timeout=30)
+    return process, reader
+
+
+def test_a_session_steered_through_the_microphone(
+    pulse_audio: PrivatePulseAudio, say_wav, tmp_path: Path
+) -> None:
+    db = tmp_path / "s.sqlite3"
+    process, reader = _start_session(pulse_audio, db)
+    try:
+        reader.wait_for("Stroking, upper back")
+        pulse_audio.play_into_mic(say_wav("next please"))
+        reader.wait_for("[heard] next please")
+        reader.wait_for("Squeezing, upper back")
+        pulse_audio.play_into_mic(say_wav("next please"))
+        reader.wait_for("Ordinary kneading, upper back")
+        pulse_audio.play_into_mic(say_wav("patient in pain"))
+        reader.wait_for("Switch to gentle stroking on a neighbouring area")
+        pulse_audio.play_into_mic(say_wav("stop session"))
+        reader.wait_for("Session stopped")
+        assert process.wait(timeout=20) == 0
+    finally:
+        process.kill()
+    history = subprocess.run(
+        [*CLI, "history", "--json", "--db", str(db)], capture_output=True, text=True, check=True
+    )
+    (session,) = json.loads(history.stdout)
+    assert session["steps_completed"] == 2
+    assert session["pain_events"] == 1
+    assert session["ended_at"] is not None
+
+
+def test_conversation_into_the_microphone_changes_nothing(
+    pulse_audio: PrivatePulseAudio, say_wav, tmp_path: Path
+) -> None:
+    db = tmp_path / "s.sqlite3"
+    process, reader = _start_session(pulse_audio, db)
+    try:
+        reader.wait_for("Stroking, upper back")
+        for sentence in (
+            "Next week we'll work on the lower back.",
+            "Tell me if there is any pain.",
+        ):
+            pulse_audio.play_into_mic(say_wav(sentence))
+        time.sleep(1.0)  # the listener decides within half a second of the end of speech
+        pulse_audio.play_into_mic(say_wav("stop session"))
+        reader.wait_for("Session stopped")
+        assert process.wait(timeout=20) == 0
+    finally:
+        process.kill()
+    assert not [
+        line for line in reader.lines if line.startswith("[heard]") and "stop session" not in line
+    ]
+    (session,) = json.loads(
+        subprocess.run(
+            [*CLI, "history", "--json", "--db", str(db)], capture_output=True, text=True, check=True
+        ).stdout
+    )
+    assert session["steps_completed"] == 0 and session["pain_events"] == 0
+
+
+def _pactl(pulse_audio: PrivatePulseAudio, *args: str) -> str:
+    return subprocess.run(
+        ["pactl", *args], env=pulse_audio.env, capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_a_lost_microphone_pauses_the_session_and_its_return_resumes_it(
+    pulse_audio: PrivatePulseAudio, say_wav, tmp_path: Path
+) -> None:
+    db = tmp_path / "s.sqlite3"
+    process, reader = _start_session(pulse_audio, db)
+    modules = _pactl(pulse_audio, "list", "short", "modules").splitlines()
+    (microphone,) = [line.split()[0] for line in modules if "module-remap-source" in line]
+    try:
+        reader.wait_for("Stroking, upper back")
+        _pactl(pulse_audio, "unload-module", microphone)
+        reader.wait_for("I can't hear the microphone. The session is paused")
+        reader.wait_for("Paused.")
+        _pactl(
+            pulse_audio,
+            "load-module",
+            "module-remap-source",
+            "source_name=mic",
+            "master=micsink.monitor",
+        )
+        _pactl(pulse_audio, "set-default-source", "mic")
+        reader.wait_for("The microphone is back")
+        reader.wait_for("Resuming.")
+        time.sleep(4.0)  # the server moves the reopened stream to the new microphone
+        pulse_audio.play_into_mic(say_wav("stop session"))
+        reader.wait_for("[heard] stop session")
+        assert process.wait(timeout=20) == 0
+    finally:
+        process.kill()
+    (session,) = json.loads(
+        subprocess.run(
+            [*CLI, "history", "--json", "--db", str(db)], capture_output=True, text=True, check=True
+        ).stdout
+    )
+    assert session["ended_at"] is not None
