@@ -64,7 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run a session")
     run.add_argument("protocol", nargs="?", help="a built-in protocol name or a YAML file")
-    run.add_argument("--text", action="store_true", help="type commands, read the guidance")
+    run.add_argument(
+        "--text",
+        action="store_true",
+        help="type commands, read the guidance (with --speak-to: also to the WAV)",
+    )
     run.add_argument(
         "--session-number", type=_positive, help="the session's place in the course (default 1)"
     )
@@ -78,20 +82,35 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--count", action="store_true", help="count repetitions aloud")
     run.add_argument("--count-interval", type=float, default=2.0, metavar="SECONDS")
     run.add_argument("--db", type=Path, help="the session database (default: your data folder)")
-    run.add_argument("--voice", metavar="PROFILE", help="a voice profile (massage-assistant voices lists them)")
+    run.add_argument(
+        "--voice", metavar="PROFILE", help="a voice profile (massage-assistant voices lists them)"
+    )
     run.add_argument("--no-voice", action="store_true", help="print the guidance, do not speak it")
-    run.add_argument("--speak-to", type=Path, metavar="FILE.wav", help="render the speech into a WAV file")
-    run.add_argument("--output-device", metavar="DEVICE", help="a sound output device name or number")
-    run.add_argument("--audio-file", type=Path, metavar="FILE.wav", help="take the spoken commands from a recording")
+    run.add_argument(
+        "--speak-to", type=Path, metavar="FILE.wav", help="render the speech into a WAV file"
+    )
+    run.add_argument(
+        "--output-device", metavar="DEVICE", help="a sound output device name or number"
+    )
+    run.add_argument(
+        "--audio-file",
+        type=Path,
+        metavar="FILE.wav",
+        help="take the spoken commands from a recording",
+    )
     run.add_argument("--input-device", metavar="DEVICE", help="a microphone name or number")
     run.add_argument("--no-listen", action="store_true", help="do not listen; commands are typed")
     _add_engine_arguments(run)
 
     listen = commands.add_parser("listen", help="print each spoken command as it is recognised")
-    listen.add_argument("--audio-file", type=Path, metavar="FILE", help="a recording instead of the microphone")
+    listen.add_argument(
+        "--audio-file", type=Path, metavar="FILE", help="a recording instead of the microphone"
+    )
     listen.add_argument("--input-device", metavar="DEVICE", help="a microphone name or number")
     listen.add_argument("--json", action="store_true", help="one JSON object per line")
-    listen.add_argument("--rejected", action="store_true", help="also print what was heard but not obeyed")
+    listen.add_argument(
+        "--rejected", action="store_true", help="also print what was heard but not obeyed"
+    )
     _add_engine_arguments(listen)
 
     commands.add_parser("voices", help="list the voice profiles and the installed engine voices")
@@ -240,13 +259,16 @@ def _run(args: argparse.Namespace) -> int:
         runner = SessionRunner(
             session, Phraser(load_phrasebook()), load_vocabulary(), store, session_id
         )
-        if not (args.text or args.no_voice):
+        if args.speak_to or not (args.text or args.no_voice):
             spoken = _spoken_guidance(args, runner)
             if spoken is not None:
                 runner.guidance = spoken
+                # The profile's language chooses the wording and the command phrases.
+                runner.phraser = Phraser(load_phrasebook(spoken.profile.language))
+                runner.vocabulary = load_vocabulary(spoken.profile.language)
         voice = None
         if args.audio_file or not (args.text or args.no_listen):
-            voice = open_voice_input(args, runner.post)
+            voice = open_voice_input(args, runner.post, runner.vocabulary)
         if voice is not None:
             if isinstance(runner.guidance, SpokenGuidance):
                 runner.guidance.listeners.append(voice.on_speech)
@@ -267,7 +289,10 @@ def _spoken_guidance(args: argparse.Namespace, runner: SessionRunner) -> SpokenG
         profile = load_profiles().get(args.voice)
         worker = open_speech(profile, args.output_device, args.speak_to)
     except DataFileError as error:
-        print(f"Voice profiles unusable, guidance will be printed: {error.describe()}", file=sys.stderr)
+        print(
+            f"Voice profiles unusable, guidance will be printed: {error.describe()}",
+            file=sys.stderr,
+        )
         return None
     except KeyError as error:
         print(f"{error.args[0]}; guidance will be printed.", file=sys.stderr)

@@ -12,6 +12,7 @@ from assistant.listening import Decision, Listener
 from assistant.listening.microphone import InputLost, Microphone
 from assistant.listening.sources import FileSource
 from assistant.runner import Notice
+from assistant.vocabulary import CommandVocabulary
 from assistant.voice_input import AudioSource, VoiceEvent, VoiceInput
 
 
@@ -19,9 +20,9 @@ class ListeningUnavailable(Exception):
     """The recogniser or the audio source cannot be used; str() says why and what to do."""
 
 
-def _listener(args: argparse.Namespace) -> Listener:
+def _listener(args: argparse.Namespace, vocabulary: CommandVocabulary | None = None) -> Listener:
     try:
-        return Listener(vosk_model=args.vosk_model)
+        return Listener(vocabulary, vosk_model=args.vosk_model)
     except DataFileError:
         raise
     except (OSError, ValueError, RuntimeError) as error:
@@ -47,11 +48,13 @@ def _source(
 
 
 def open_voice_input(
-    args: argparse.Namespace, post: Callable[[VoiceEvent | Notice], None]
+    args: argparse.Namespace,
+    post: Callable[[VoiceEvent | Notice], None],
+    vocabulary: CommandVocabulary,
 ) -> VoiceInput | None:
     """Spoken commands for a session, or None after one line saying why commands are typed instead."""
     try:
-        listener = _listener(args)
+        listener = _listener(args, vocabulary)
         source = _source(args, lambda warning: post(Notice(warning)), realtime=True)
     except ListeningUnavailable as error:
         print(f"Not listening: {error}. Type the commands instead.", file=sys.stderr)

@@ -47,18 +47,24 @@ def lumbosacral() -> Protocol:
     return load_protocol("lumbosacral")[0]
 
 
-def test_the_source_text_is_the_one_encoded() -> None:
+def test_every_repetition_range_of_the_source_is_in_the_protocols_and_no_other(
+    cervical: Protocol, lumbosacral: Protocol
+) -> None:
     if not SOURCE.exists():
         pytest.skip(f"source text not beside the checkout: {SOURCE}")
+    import re
+
     text = SOURCE.read_text()
-    for phrase in (
-        "6-7 times on each side",
-        "3-4 times",
-        "4-5 times",
-        "stroking (6-8 times)",
-        "squeezing (5-7 times)",
-    ):
-        assert phrase in text
+    cervical_text, lumbosacral_text = text.split("osteochondrosis of the lumbosacral")
+    for protocol, part in ((cervical, cervical_text), (lumbosacral, lumbosacral_text)):
+        in_source = {f"{low}-{high}" for low, high in re.findall(r"(\d+)-(\d+) times", part)}
+        encoded = {
+            f"{t.repetitions.min}-{t.repetitions.max}"
+            for stage in protocol.stages
+            for t in stage.techniques
+            if t.repetitions
+        }
+        assert encoded == in_source, protocol.id
 
 
 def test_cervical_position_and_stage_order(cervical: Protocol) -> None:

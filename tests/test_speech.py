@@ -438,3 +438,39 @@ def test_profile_steps_are_bounded() -> None:
     assert loudest.volume == 1.0
     assert quietest.volume > 0.0, "never so quiet that the therapist cannot hear to undo it"
     assert (slowest.rate_wpm, fastest.rate_wpm) == (MIN_RATE_WPM, MAX_RATE_WPM)
+
+
+# --- spoken guidance --------------------------------------------------------------------
+
+
+def test_spoken_guidance_reports_when_a_spoken_announcement_ends(tmp_path: Path) -> None:
+    import io
+
+    from assistant.runner import Notice
+    from assistant.session import AnnouncementDone
+    from assistant.speech.profiles import load_profiles
+    from assistant.spoken import SpokenGuidance
+
+    posted: list[object] = []
+    heard: list[SpeechEvent] = []
+    sink = WavTimelineSink(tmp_path / "guidance.wav", realtime=True)
+    worker = SpeechWorker(Pyttsx3Synthesizer(voice="en-us"), sink)
+    guidance = SpokenGuidance(
+        worker, load_profiles().get(), posted.append, time.monotonic, io.StringIO()
+    )
+    guidance.listeners.append(heard.append)
+    guidance.say(SHORT, announces_step=False)
+    guidance.say(SHORT, announces_step=True)
+    guidance.close()
+    # Counting aloud waits for this: it comes once, when the announcement has been heard out.
+    done = [event for event in posted if isinstance(event, AnnouncementDone)]
+    assert len(done) == 1 and not [event for event in posted if isinstance(event, Notice)]
+    assert [event.kind for event in heard] == ["started", "finished", "started", "finished"]
+    assert done[0].at >= heard[-1].at
+
+
+def test_an_unwritable_speak_to_file_is_refused_at_once(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(OutputUnavailable, match="cannot write"):
+        WavTimelineSink(blocker / "session.wav")

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.speech.audio import Audio, Samples, resample
-from assistant.speech.playback import EndCallback, StartCallback
+from assistant.speech.playback import EndCallback, OutputUnavailable, StartCallback
 
 _WRITE_CHUNK = 1 << 16
 
@@ -51,6 +51,14 @@ class WavTimelineSink:
         realtime: bool = True,
     ) -> None:
         self.path = Path(path)
+        try:
+            # Found out now, not after a whole session spoken into a file that cannot be written.
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.touch()
+        except OSError as error:
+            raise OutputUnavailable(
+                f"cannot write {self.path} ({error.strerror}); choose another --speak-to file"
+            ) from None
         self.sample_rate = sample_rate
         self.realtime = realtime
         self._clock = clock
