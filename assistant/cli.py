@@ -191,7 +191,8 @@ def describe_plan(protocol: Protocol, options: SessionOptions) -> str:
     if options.exacerbation:
         lines.append(f"Exacerbation: left out {', '.join(plan.regions_left_out)}.")
     stage = None
-    for step in plan.steps:
+    gentle = options.gentle or options.exacerbation
+    for step in (plan.step_as_done(i, gentle) for i in range(len(plan.steps))):
         if step.stage_number != stage:
             stage = step.stage_number
             lines.append("")

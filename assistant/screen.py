@@ -78,7 +78,10 @@ def render_screen(state: ScreenState) -> RenderableType:
     )
     progress.add_row(
         Text("time", style="dim"),
-        ProgressBar(total=max(1.0, state.budget_seconds), completed=min(state.used_seconds, state.budget_seconds)),
+        ProgressBar(
+            total=max(1.0, state.budget_seconds),
+            completed=min(state.used_seconds, state.budget_seconds),
+        ),
         Text("gentle" if state.gentle else "", style="magenta"),
     )
 

@@ -35,6 +35,7 @@ class ResumePoint:
     gentle: bool
     active_seconds: float
     warnings_given: frozenset[str] = frozenset()
+    holding_for_pain: bool = False  # a pain event not yet followed by resume or next
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,8 @@ class Session:
         self.settings = settings or SessionSettings()
         self.phase = Phase.READY
         self.step_index = 0
-        self.gentle = plan.options.gentle
+        # During an exacerbation intensive work causes severe pain: the whole session is gentle.
+        self.gentle = plan.options.gentle or plan.options.exacerbation
         self.warnings_given: set[str] = set()
         self._active_before = 0.0
         self._active_since: float | None = None
@@ -192,8 +194,14 @@ class Session:
                 )
             )
             actions.extend(self._intro())
-        self.phase = Phase.RUNNING
         self._active_since = event.at
+        if resume is not None and resume.holding_for_pain:
+            # The patient was in pain when the program stopped: still wait for resume or next.
+            self.phase = Phase.PAIN_HOLD
+            actions.extend(self._schedule_budget(event.at))
+            actions.append(Say(Message("pain", self._pain_slots())))
+            return actions
+        self.phase = Phase.RUNNING
         actions.extend(self._schedule_budget(event.at))
         actions.extend(self._enter_step(self.step_index, event.at))
         return actions

@@ -208,6 +208,7 @@ class SessionStore:
         gentle = False
         active = 0.0
         warnings: set[str] = set()
+        holding = False
         for event in self.events(session_id):
             step = int(event.data.get("step", step))
             active = max(active, float(event.data.get("active_seconds", 0.0)))
@@ -217,7 +218,11 @@ class SessionStore:
                 gentle = True
             if event.kind in (BUDGET_WARNING, BUDGET_LIMIT):
                 warnings.add(event.kind)
-        return ResumePoint(step, gentle, active, frozenset(warnings))
+            if event.kind == "pain":
+                holding = True
+            elif event.kind in ("resumed", "step_started"):
+                holding = False
+        return ResumePoint(step, gentle, active, frozenset(warnings), holding)
 
     def summary(self, session: StoredSession) -> SessionSummary:
         completed: set[int] = set()

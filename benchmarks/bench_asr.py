@@ -35,11 +35,19 @@ DISTRACTOR_SPEAKERS = ("hibari", "hibari-low", "espeak-us")
 
 
 def _settings(overrides: list[str]) -> ListenerSettings:
+    """ListenerSettings with field=value overrides; segmenter.field=value reaches the segmenter."""
     values: dict[str, Any] = {}
+    segmenter: dict[str, Any] = {}
+    defaults = ListenerSettings()
     for item in overrides:
         key, _, raw = item.partition("=")
-        values[key] = type(getattr(ListenerSettings(), key))(raw)
-    return dataclasses.replace(ListenerSettings(), **values)
+        if key.startswith("segmenter."):
+            key = key.removeprefix("segmenter.")
+            segmenter[key] = type(getattr(defaults.segmenter, key))(raw)
+        else:
+            values[key] = type(getattr(defaults, key))(raw)
+    values["segmenter"] = dataclasses.replace(defaults.segmenter, **segmenter)
+    return dataclasses.replace(defaults, **values)
 
 
 def _run_clips(args: tuple[str, list[str], list[str], list[str], str | None]) -> dict[str, Any]:

@@ -268,8 +268,9 @@ def command_clips(
     speakers: Iterable[Speaker] = SPEAKERS,
     conditions: Iterable[str] = CONDITIONS,
     phrases: dict[Intent, tuple[str, ...]] | None = None,
+    lead: float = LEAD_S,
 ) -> Iterator[Clip]:
-    """Every command phrase by every speaker under every condition."""
+    """Every command phrase by every speaker under every condition, after lead seconds of room."""
     phrases = phrases or load_vocabulary().commands
     conditions = tuple(conditions)
     for speaker in speakers:
@@ -278,7 +279,7 @@ def command_clips(
                 speech = synthesize(text, speaker)
                 for condition in conditions:
                     seed = int(_key(text, speaker.name, condition), 16) % 2**32
-                    audio, start, end = place(speech, condition, seed)
+                    audio, start, end = place(speech, condition, seed, lead=lead)
                     yield Clip(
                         f"{speaker.name}/{condition}/{text}",
                         audio,
@@ -297,6 +298,7 @@ def sentence_clips(
     kind: str,
     speakers: Iterable[Speaker] = SPEAKERS,
     conditions: Iterable[str] = ("clean",),
+    lead: float = LEAD_S,
 ) -> Iterator[Clip]:
     """Synthesised sentences that are not commands (therapist talk or announcements)."""
     conditions = tuple(conditions)
@@ -305,7 +307,7 @@ def sentence_clips(
             speech = synthesize(text, speaker)
             for condition in conditions:
                 seed = int(_key(text, speaker.name, condition), 16) % 2**32
-                audio, start, end = place(speech, condition, seed)
+                audio, start, end = place(speech, condition, seed, lead=lead)
                 yield Clip(
                     f"{speaker.name}/{condition}/{text}",
                     audio,
@@ -332,13 +334,13 @@ def human_recordings() -> list[tuple[str, np.ndarray]]:
     return found
 
 
-def human_clips(conditions: Iterable[str] = ("clean",)) -> Iterator[Clip]:
+def human_clips(conditions: Iterable[str] = ("clean",), lead: float = 0.3) -> Iterator[Clip]:
     conditions = tuple(conditions)
     for name, speech in human_recordings():
         speech = speech / (np.max(np.abs(speech)) + 1e-9) * 0.7
         for condition in conditions:
             seed = int(_key(name, condition), 16) % 2**32
-            audio, start, end = place(speech, condition, seed, lead=0.3, tail=0.8)
+            audio, start, end = place(speech, condition, seed, lead=lead, tail=0.8)
             yield Clip(
                 f"human/{condition}/{name}",
                 audio,

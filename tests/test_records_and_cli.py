@@ -116,6 +116,8 @@ def test_list_and_show(tmp_path: Path) -> None:
     assert "2 times a day" in shown.stdout
     flare = cli("show", "lumbosacral", "--exacerbation")
     assert "left out" in flare.stdout and "Sacral section" not in flare.stdout
+    # An exacerbation session is gentle: no grinding, repetitions at the low end.
+    assert "Grinding" not in flare.stdout and "Gently: stroking instead of grinding" in flare.stdout
 
 
 def test_unknown_protocol_is_a_clear_error() -> None:

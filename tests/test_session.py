@@ -351,6 +351,10 @@ def test_exacerbation_leaves_the_affected_areas_out() -> None:
     assert {r for s in flare.plan.steps for r in s.regions}.isdisjoint({"neck", "spinal column"})
     assert len(flare.plan.steps) < len(plain.plan.steps)
     assert "exacerbation" in said(flare.handle(Start(0.0)))
+    assert flare.gentle and not plain.gentle
+    assert flare.current_step.repetitions is None or (
+        flare.current_step.repetitions.min == flare.current_step.repetitions.max
+    )
 
 
 # --- resuming ---------------------------------------------------------------------------------
@@ -367,6 +371,34 @@ def test_resume_point_restores_step_gentleness_time_and_warnings() -> None:
     assert records(actions)[0] == "session_resumed"
     timers = {a.name: a.delay_seconds for a in actions if isinstance(a, StartTimer)}
     assert timers == {BUDGET_LIMIT: pytest.approx(50.0)}
+
+
+def test_a_session_interrupted_during_pain_resumes_still_holding() -> None:
+    session = make_session()
+    point = ResumePoint(step_index=3, gentle=True, active_seconds=60.0, holding_for_pain=True)
+    actions = session.handle(Start(100.0, point))
+    assert session.phase is Phase.PAIN_HOLD
+    assert said(actions) == ["session_resumed", "pain"]
+    assert "step_started" not in records(actions)
+    assert said(session.handle(Command(Intent.SKIP, 101.0))) == ["holding_for_pain"]
+    assert "step" in said(session.handle(Command(Intent.RESUME, 102.0)))
+    assert session.phase is Phase.RUNNING and session.step_index == 3
+
+
+def test_the_store_rebuilds_a_pain_hold(tmp_path) -> None:
+    from assistant.store import SessionStore
+
+    with SessionStore(tmp_path / "s.sqlite3") as store:
+        session_id = store.begin(
+            protocol="cervical", protocol_path=None, session_number=1, patient=None,
+            exacerbation=False, gentle=False, steps_total=18, budget_minutes=7,
+            started_at="2026-11-28T10:00:00+00:00",
+        )  # fmt: skip
+        for kind in ("step_started", "pain"):
+            store.record(session_id, kind, {"step": 2, "active_seconds": 30.0}, "t")
+        assert store.resume_point(session_id).holding_for_pain
+        store.record(session_id, "resumed", {"step": 2, "active_seconds": 40.0}, "t")
+        assert not store.resume_point(session_id).holding_for_pain
 
 
 # --- counting aloud ---------------------------------------------------------------------------

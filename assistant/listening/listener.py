@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -59,8 +60,13 @@ class ListenerSettings:
     # A non-pain command during assistant speech must be this sure (above 1: never) and not an echo.
     barge_in_min_confidence: float = 0.9
     min_duration: float = 0.2
-    # A command is a whole utterance: one that starts right after other speech is a fragment.
+    # A command is a whole utterance: one that starts right after other speech, or that more
+    # speech follows within quiet_after of its end, is a fragment of a sentence.
     min_pause_before: float = 0.3
+    quiet_after: float = 0.4
+    # Pain is obeyed as soon as its utterance ends: a moment sooner matters more than the rare
+    # sentence that begins with a pain phrase.
+    pain_quiet_after: float = 0.0
     max_duration: float = 1.4
     pain_max_duration: float = 1.6
     # Room echo and output buffering let the assistant's voice reach the microphone a bit late.
@@ -109,6 +115,8 @@ class Listener:
         self._intervals: list[SpeakingInterval] = []
         self._monotonic_origin: float | None = None
         self._segment_offset = 0.0  # stream time at which the current segmenter began
+        self._held: Decision | None = None  # an accepted command waiting for quiet after it
+        self._held_until = 0.0
         self._lock = threading.RLock()
 
     # -- clocks and assistant speech ----------------------------------------------------------
@@ -174,9 +182,10 @@ class Listener:
             frame, self._pending = self._pending[:size], self._pending[size:]
             self._samples += size // 2
             for event in self._segmenter.process(frame):
-                decision = self._event(event)
-                if decision is not None:
-                    decisions.append(decision)
+                decisions += self._event(event)
+            if self._held is not None and self.stream_time >= self._held_until:
+                decisions.append(dataclasses.replace(self._held, emitted_at=self.stream_time))
+                self._held = None
         return decisions
 
     def resume_after_gap(self) -> None:
@@ -191,31 +200,57 @@ class Listener:
         self._segment_offset = self.stream_time
 
     def flush(self) -> list[Decision]:
-        """End of stream: decide on an utterance still open."""
+        """End of stream: decide on an utterance still open, and release a held command."""
         self._samples += len(self._pending) // 2
         self._pending = b""
-        if not self._in_utterance:
-            return []
-        return [self._finish(self.stream_time)]
+        decisions = [self._finish(self.stream_time)] if self._in_utterance else []
+        if self._held is not None:
+            decisions.insert(0, dataclasses.replace(self._held, emitted_at=self.stream_time))
+            self._held = None
+        return [d for d in decisions if d is not None]
 
-    def _event(self, event: SegmentEvent) -> Decision | None:
+    def _event(self, event: SegmentEvent) -> list[Decision]:
         if event.kind == "start":
+            decisions = []
+            if self._held is not None:
+                # More speech followed too soon: the "command" was the start of a sentence.
+                held, self._held = self._held, None
+                decisions.append(
+                    dataclasses.replace(
+                        held,
+                        command=None,
+                        emitted_at=self.stream_time,
+                        reason="followed by more speech",
+                    )
+                )
             self._in_utterance = True
             self._utterance_start = self._segment_offset + event.time
             self.engine.start()
             self._audio = []
-        elif event.kind == "audio" and self._in_utterance:
+            return decisions
+        if event.kind == "audio" and self._in_utterance:
             self.engine.feed(event.pcm)
             self._audio.append(event.pcm)
         elif event.kind == "end" and self._in_utterance:
-            return self._finish(self._segment_offset + event.time)
-        return None
+            decision = self._finish(self._segment_offset + event.time)
+            return [] if decision is None else [decision]
+        return []
 
-    def _finish(self, end: float) -> Decision:
+    def _finish(self, end: float) -> Decision | None:
+        """The verdict on the utterance that ended at end; None while a command waits for quiet."""
         self._in_utterance = False
         hypothesis = self.engine.finish()
         decision = self.decide(hypothesis, self._utterance_start, end, self.stream_time)
         self._previous_end = end
+        quiet_needed = (
+            self.settings.pain_quiet_after
+            if decision.command is Intent.PAIN
+            else self.settings.quiet_after
+        )
+        if decision.accepted and end + quiet_needed > self.stream_time:
+            self._held = decision
+            self._held_until = end + quiet_needed
+            return None
         return decision
 
     # -- the decision ----------------------------------------------------------------------------

@@ -16,8 +16,9 @@ class SegmenterSettings:
     start_frames: int = 3  # speech frames in a row that open an utterance
     end_frames: int = 9  # non-speech frames in a row that close it
     preroll_frames: int = 8  # audio kept from before the start, so onsets are not clipped
-    margin_db: float = 6.0  # how far above the background floor a frame must be to be speech
-    floor_rise_db_per_s: float = 3.0
+    margin_db: float = 9.0  # how far above the background floor a frame must be to open speech
+    keep_margin_db: float = 4.0  # within an utterance, a frame this far above still continues it
+    floor_window_s: float = 3.0  # the background is the median level of this much recent sound
     min_level_db: float = -60.0
     vad_mode: int = 3
 
@@ -32,8 +33,9 @@ class SegmentEvent:
 class Segmenter:
     """WebRTC VAD gated by level above an adaptive background floor.
 
-    The VAD alone calls music and loud noise speech and never closes an utterance; the floor
-    tracks the background (falls at once, rises slowly) so only sound clearly above it counts.
+    The VAD alone calls music and loud noise speech and never closes an utterance. The floor is
+    the median level of the last few seconds: a short command hardly moves it, while the swells
+    of music and the grain of noise stay within the margin above it.
     """
 
     def __init__(self, settings: SegmenterSettings | None = None) -> None:
@@ -43,8 +45,9 @@ class Segmenter:
         self._vad = Vad(self.settings.vad_mode, SAMPLE_RATE, self.settings.frame_seconds)
         self.frame_bytes: int = self._vad.frame_bytes
         self.frame_seconds = self.frame_bytes / 2 / SAMPLE_RATE
-        self._floor: float | None = None
-        self._rise = self.settings.floor_rise_db_per_s * self.frame_seconds
+        self._levels: deque[float] = deque(
+            maxlen=max(1, round(self.settings.floor_window_s / self.frame_seconds))
+        )
         self._frames = 0
         self._run = 0  # consecutive frames agreeing with a state change
         self._recent: deque[bytes] = deque(maxlen=self.settings.preroll_frames)
@@ -60,17 +63,17 @@ class Segmenter:
         """One frame of frame_bytes; returns what happened to the utterance."""
         settings = self.settings
         level = self.level(frame)
-        if self._floor is None or level < self._floor:
-            self._floor = level
-        else:
-            self._floor += self._rise
-        voiced = (
-            level > settings.min_level_db
-            and level > self._floor + settings.margin_db
-            and self._vad.is_speech(frame)
-        )
         self._frames += 1
         now = self._frames * self.frame_seconds
+        # Speech counts towards the floor too: a command is too short to move the median, and a
+        # floor that never rose would hold music that swells up as one endless utterance.
+        self._levels.append(level)
+        floor = float(np.median(self._levels))
+        # Hysteresis: hard to open, easy to continue, so a sentence in noise stays one utterance.
+        margin = settings.keep_margin_db if self.in_speech else settings.margin_db
+        voiced = (
+            level > settings.min_level_db and level > floor + margin and self._vad.is_speech(frame)
+        )
         events: list[SegmentEvent] = []
         if not self.in_speech:
             self._recent.append(frame)
