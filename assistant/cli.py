@@ -16,7 +16,7 @@ from assistant.cli_records import (
     patient_session_options,
 )
 from assistant.datafile import DataFileError
-from assistant.listen_command import listen_command, open_voice_input
+from assistant.listen_command import listen_command, open_voice_input, vosk_model_command
 from assistant.listening import VOSK_MODEL_ENV
 from assistant.patients import patient_name
 from assistant.phrasing import Phraser, load_phrasebook
@@ -112,6 +112,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--rejected", action="store_true", help="also print what was heard but not obeyed"
     )
     _add_engine_arguments(listen)
+
+    vosk_model = commands.add_parser("vosk-model", help="which speech engine listens, and why")
+    vosk_model.add_argument(
+        "--download",
+        nargs="?",
+        const="vosk-model-small-en-us-0.15",
+        metavar="NAME",
+        help="let vosk download a model into its cache (needs a network connection)",
+    )
+    _add_engine_arguments(vosk_model)
 
     commands.add_parser("voices", help="list the voice profiles and the installed engine voices")
 
@@ -350,4 +360,5 @@ _COMMANDS = {
     "history": _history,
     "voices": _voices,
     "listen": listen_command,
+    "vosk-model": vosk_model_command,
 }

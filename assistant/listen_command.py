@@ -123,3 +123,24 @@ def listen_command(args: argparse.Namespace) -> int:
     finally:
         source.close()
     return 0
+
+
+def vosk_model_command(args: argparse.Namespace) -> int:
+    """Say which engine would listen and why; with --download let vosk fetch a model (online)."""
+    from assistant.listening import choose_engine, download_vosk_model
+
+    if args.download:
+        try:
+            path = download_vosk_model(args.download)
+        except Exception as error:  # vosk raises plain exceptions for every network failure
+            print(
+                f"massage-assistant: vosk could not download {args.download} ({error}); "
+                "without a network, copy an unpacked model folder and use --vosk-model PATH",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"vosk model ready: {path}")
+        return 0
+    choice = choose_engine(args.vosk_model)
+    print(f"{choice.name}: {choice.reason}")
+    return 0

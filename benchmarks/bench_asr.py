@@ -71,6 +71,7 @@ def _run_clips(args: tuple[str, list[str], list[str], list[str], str | None]) ->
     for clip in clips:
         offset = listener.stream_time
         accepted: list[str] = []
+        confidences: list[float] = []
         rejected: list[str] = []
         latencies: list[float] = []
         for i in range(0, len(clip.audio), step):
@@ -82,6 +83,7 @@ def _run_clips(args: tuple[str, list[str], list[str], list[str], str | None]) ->
             for d in decisions:
                 if d.accepted:
                     accepted.append(d.command.value)  # type: ignore[union-attr]
+                    confidences.append(round(d.confidence, 3))
                     lag = d.emitted_at - (offset + clip.speech_end) + wall
                     latencies.append(lag * 1000)
                 else:
@@ -93,6 +95,7 @@ def _run_clips(args: tuple[str, list[str], list[str], list[str], str | None]) ->
                 "kind": clip.kind,
                 "intent": clip.intent.value if clip.intent else None,
                 "accepted": accepted,
+                "confidences": confidences,
                 "rejected": rejected,
                 "latency_ms": latencies,
             }
@@ -208,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--vosk-model", default=None)
     parser.add_argument("--errors", action="store_true", help="list every miss and false accept")
+    parser.add_argument("--outcomes", type=Path, help="also write every clip's outcome here (JSON)")
     args = parser.parse_args(argv)
     conditions = args.conditions.split(",")
     speakers = args.speakers.split(",")
@@ -222,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     with multiprocessing.get_context("spawn").Pool(max(1, min(args.jobs, len(jobs)))) as pool:
         results = pool.map(_run_clips, jobs)
     summary = _summarise(results, args.errors)
+    if args.outcomes:
+        args.outcomes.write_text(json.dumps(results))
     summary.update(_idle_probe(args.vosk_model))
     summary["cores"] = os.cpu_count()
     summary["date"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")

@@ -266,7 +266,17 @@ def test_readme_test_command_is_what_ci_runs() -> None:
 
 def test_counting_aloud_counts_the_repetitions_and_stops_on_next(tmp_path: Path) -> None:
     process = subprocess.Popen(
-        [*CLI, "run", "cervical", "--text", "--count", "--count-interval", "0.1", "--db", str(tmp_path / "c.sqlite3")],
+        [
+            *CLI,
+            "run",
+            "cervical",
+            "--text",
+            "--count",
+            "--count-interval",
+            "0.1",
+            "--db",
+            str(tmp_path / "c.sqlite3"),
+        ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -278,8 +288,12 @@ def test_counting_aloud_counts_the_repetitions_and_stops_on_next(tmp_path: Path)
     time.sleep(0.25)  # squeezing three to four times: cut off by stop after a couple of counts
     out, _ = process.communicate("stop session\n", timeout=30)
     lines = out.splitlines()
-    first = lines.index("Stroking, upper back, from the lower edge of the shoulder blades to the neck, six to seven times on each side. The first technique.")
+    first = lines.index(
+        "Stroking, upper back, from the lower edge of the shoulder blades to the neck, six to seven times on each side. The first technique."
+    )
     second = lines.index("Squeezing, upper back, three to four times.")
     assert lines[first + 1 : second] == ["One", "Two", "Three", "Four", "Five", "Six", "Seven"]
-    after = lines[second + 1 : lines.index(next(line for line in lines if line.startswith("Session stopped")))]
+    after = lines[
+        second + 1 : lines.index(next(line for line in lines if line.startswith("Session stopped")))
+    ]
     assert 1 <= len(after) < 4

@@ -23,7 +23,18 @@ def test_speak_to_renders_the_session_into_a_wav(tmp_path: Path) -> None:
     wav = tmp_path / "session.wav"
     db = tmp_path / "s.sqlite3"
     result = subprocess.run(
-        [*CLI, "run", "cervical", "--no-listen", "--speak-to", str(wav), "--db", str(db), "--voice", "clear"],
+        [
+            *CLI,
+            "run",
+            "cervical",
+            "--no-listen",
+            "--speak-to",
+            str(wav),
+            "--db",
+            str(db),
+            "--voice",
+            "clear",
+        ],
         input="stop session\n",
         capture_output=True,
         text=True,
@@ -45,7 +56,16 @@ def test_an_unknown_voice_or_device_falls_back_to_print(tmp_path: Path) -> None:
         ("--output-device", "no such device", "no such device"),
     ]:
         result = subprocess.run(
-            [*CLI, "run", "cervical", "--no-listen", flag, value, "--db", str(tmp_path / "s.sqlite3")],
+            [
+                *CLI,
+                "run",
+                "cervical",
+                "--no-listen",
+                flag,
+                value,
+                "--db",
+                str(tmp_path / "s.sqlite3"),
+            ],
             input="next\nstop session\n",
             capture_output=True,
             text=True,
@@ -65,7 +85,9 @@ def test_voices_lists_profiles_and_engine_voices() -> None:
     assert "English" in result.stdout
 
 
-def test_a_spoken_session_on_the_speakers_is_cut_short_by_pain(pulse_audio: PrivatePulseAudio, tmp_path: Path) -> None:
+def test_a_spoken_session_on_the_speakers_is_cut_short_by_pain(
+    pulse_audio: PrivatePulseAudio, tmp_path: Path
+) -> None:
     recording = tmp_path / "speaker.wav"
     db = tmp_path / "s.sqlite3"
     with pulse_audio.record_speaker(recording):
@@ -85,7 +107,9 @@ def test_a_spoken_session_on_the_speakers_is_cut_short_by_pain(pulse_audio: Priv
         finished = time.monotonic()
     assert process.returncode == 0, err
     lines = out.splitlines()
-    pain_line = next(line for line in lines if "Switch to gentle stroking on a neighbouring area" in line)
+    pain_line = next(
+        line for line in lines if "Switch to gentle stroking on a neighbouring area" in line
+    )
     span = recorded_sound(recording)
     assert span is not None and span[1] - span[0] > 4.0
 
@@ -98,5 +122,9 @@ def test_a_spoken_session_on_the_speakers_is_cut_short_by_pain(pulse_audio: Priv
     assert queued_seconds > 4.0 + 10.0
     # ... yet after the command only the pain instruction was spoken, in full.
     assert 0.8 * pain_seconds < finished - pain_sent < pain_seconds + 4.0
-    history = json.loads(subprocess.run([*CLI, "history", "--json", "--db", str(db)], capture_output=True, text=True).stdout)
+    history = json.loads(
+        subprocess.run(
+            [*CLI, "history", "--json", "--db", str(db)], capture_output=True, text=True
+        ).stdout
+    )
     assert history[0]["pain_events"] == 1 and history[0]["ended_at"] is None

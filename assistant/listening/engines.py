@@ -5,8 +5,8 @@ This is the only module that imports pocketsphinx or vosk.
 
 from __future__ import annotations
 
+import itertools
 import json
-import math
 import os
 import tempfile
 from collections.abc import Iterable
@@ -69,21 +69,41 @@ def _jsgf(phrases: Iterable[str]) -> str:
     return f"#JSGF V1.0;\ngrammar commands;\npublic <command> = {alternatives};\n"
 
 
+def _edit_distance(a: list[str], b: list[str]) -> int:
+    """Levenshtein distance between two phone sequences."""
+    row = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        diagonal, row[0] = row[0], i
+        for j, y in enumerate(b, 1):
+            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (x != y))
+    return row[-1]
+
+
+def _phrase_pronunciations(phrase: str, entries: list[str]) -> list[list[str]]:
+    """Every phone sequence the dictionary allows for the phrase."""
+    by_word: dict[str, list[list[str]]] = {}
+    for line in entries:
+        word, *phones = line.split("#", 1)[0].split()
+        by_word.setdefault(word.split("(", 1)[0], []).append(phones)
+    return [
+        [phone for part in choice for phone in part]
+        for choice in itertools.product(*(by_word[w] for w in phrase.split()))
+    ]
+
+
 class PocketSphinxEngine:
     """CMU PocketSphinx with the US-English model in its wheel.
 
     Each utterance is decoded twice at once: constrained to the command grammar, and by a free
-    phone loop. The phone loop is the best any phone sequence can explain the audio; a command
-    phrase that really was said explains it almost as well, while conversation forced into the
-    grammar scores far worse per frame. That gap is the confidence.
+    phone loop. The grammar always finds some phrase; the phone loop says what was actually
+    sounded. When a phrase was really said, the two agree; when conversation was forced into
+    the grammar, the phones heard differ from the phrase's. The confidence is that agreement:
+    1 - (phone edit distance / phones in the phrase) / 2, so 0.5 means as many phone errors as
+    the phrase has phones. (The grammar path's own acoustic score was tried as well: it cost
+    more commands, pain among them, than the conversation it kept out; bench_asr.py measures.)
     """
 
     name = "pocketsphinx"
-
-    # Per-frame log-score gap (in natural-log units) mapped to confidence 0.5; measured on the
-    # generated corpus with benchmarks/bench_asr.py.
-    GAP_MIDPOINT = 8.0
-    GAP_SCALE = 1.0
 
     def __init__(self, phrases: Iterable[str]) -> None:
         from pocketsphinx import Decoder
@@ -96,6 +116,7 @@ class PocketSphinxEngine:
         missing = sorted(words - known)
         if missing:
             raise ValueError(f"no pronunciation for command words: {', '.join(missing)}")
+        self._pronunciations = {p: _phrase_pronunciations(p, entries) for p in phrases}
         common: dict[str, Any] = {
             "hmm": str(model / "en-us"),
             "loglevel": "FATAL",
@@ -117,49 +138,32 @@ class PocketSphinxEngine:
         self._grammar.activate_search("commands")
         self._dictionary_path = model / "cmudict-en-us.dict"
         self._known = set(known)
-        self._log = self._grammar.get_logmath()
-        self._frames = 0
 
     def start(self) -> None:
         self._grammar.start_utt()
         self._phones.start_utt()
-        self._frames = 0
 
     def feed(self, pcm: bytes) -> None:
         self._grammar.process_raw(pcm)
         self._phones.process_raw(pcm)
-
-    def _acoustic(self, decoder: Any) -> tuple[float, int]:
-        """Natural-log acoustic score of the best path and its non-silence frame count."""
-        total, speech = 0.0, 0
-        log = decoder.get_logmath()
-        for seg in decoder.seg():
-            # The bindings hand scores over as probabilities; back to log units.
-            total += log.log_to_ln(log.log(seg.ascore)) if seg.ascore > 0 else -1e9
-            if seg.word not in ("<s>", "</s>", "<sil>", "SIL", "[NOISE]", "+SPN+") and not (
-                seg.word.startswith("+")
-            ):
-                speech += seg.end_frame - seg.start_frame + 1
-        return total, speech
 
     def finish(self) -> Hypothesis:
         self._grammar.end_utt()
         self._phones.end_utt()
         hyp = self._grammar.hyp()
         text = normalize(hyp.hypstr) if hyp else ""
-        frames = max(self._grammar.n_frames(), 1)
-        if not text:
-            return Hypothesis("", 0.0, {"frames": frames})
-        grammar_score, speech_frames = self._acoustic(self._grammar)
-        phone_score, _ = self._acoustic(self._phones)
-        gap = (phone_score - grammar_score) / max(speech_frames, 1)
-
-        confidence = 1.0 / (1.0 + math.exp(min(50.0, (gap - self.GAP_MIDPOINT) / self.GAP_SCALE)))
-        return Hypothesis(
-            text,
-            confidence,
-            {"gap": gap, "frames": frames, "speech_frames": speech_frames},
-        )
+        frames = float(self._grammar.n_frames())
+        pronunciations = self._pronunciations.get(text)
+        if not pronunciations:
+            return Hypothesis(text, 0.0, {"frames": frames})
+        heard = [
+            seg.word
+            for seg in self._phones.seg() or []
+            if seg.word != "SIL" and not seg.word.startswith("+")
+        ]
+        mismatch = min(_edit_distance(heard, p) / len(p) for p in pronunciations)
+        confidence = max(0.0, 1.0 - mismatch / 2.0)
+        return Hypothesis(text, confidence, {"phone_mismatch": mismatch, "frames": frames})
 
     def _add_words(self, words: set[str]) -> set[str]:
         """Teach the grammar decoder words it lacks; returns the words it can use."""
@@ -268,7 +272,10 @@ class VoskEngine:
 
         SetLogLevel(-1)
         self._phrases = sorted({normalize(p) for p in phrases})
-        self._model = Model(str(model_path))
+        try:
+            self._model = Model(str(model_path))
+        except Exception as error:  # vosk raises a bare Exception for a bad model folder
+            raise ValueError(f"vosk could not load the model in {model_path} ({error})") from None
         self._recognizer_type = KaldiRecognizer
         self._grammar = json.dumps([*self._phrases, "[unk]"])
         self._recognizer: Any = None
@@ -324,8 +331,13 @@ def choose_engine(vosk_model: str | os.PathLike[str] | None = None) -> EngineCho
     return EngineChoice("pocketsphinx", f"embedded PocketSphinx US-English model; {why}")
 
 
-def create_engine(choice: EngineChoice, phrases: Iterable[str]) -> Engine:
+def create_engine(choice: EngineChoice, phrases: Iterable[str]) -> tuple[Engine, EngineChoice]:
+    """The chosen engine; a vosk model that will not load gives way to PocketSphinx, saying why."""
+    phrases = list(phrases)
     if choice.name == "vosk":
         assert choice.vosk_model is not None
-        return VoskEngine(phrases, choice.vosk_model)
-    return PocketSphinxEngine(phrases)
+        try:
+            return VoskEngine(phrases, choice.vosk_model), choice
+        except ValueError as error:
+            choice = EngineChoice("pocketsphinx", f"embedded PocketSphinx US-English model; {error}")
+    return PocketSphinxEngine(phrases), choice

@@ -55,10 +55,12 @@ class SpeakingInterval:
 class ListenerSettings:
     """Thresholds of the decision; the defaults come from benchmarks/bench_asr.py."""
 
-    min_confidence: float = 0.3
-    pain_min_confidence: float = 0.1
+    # Confidence is the engine's: for PocketSphinx 0.5 means as many phone errors as the phrase
+    # has phones (see PocketSphinxEngine).
+    min_confidence: float = 0.5
+    pain_min_confidence: float = 0.4
     # A non-pain command during assistant speech must be this sure (above 1: never) and not an echo.
-    barge_in_min_confidence: float = 0.9
+    barge_in_min_confidence: float = 0.75
     min_duration: float = 0.2
     # A command is a whole utterance: one that starts right after other speech, or that more
     # speech follows within quiet_after of its end, is a fragment of a sentence.
@@ -98,8 +100,7 @@ class Listener:
         self.vocabulary = vocabulary or load_vocabulary()
         self._table = self.vocabulary.phrase_table()
         if engine is None:
-            self.choice = choose_engine(vosk_model)
-            self.engine = create_engine(self.choice, self._table)
+            self.engine, self.choice = create_engine(choose_engine(vosk_model), self._table)
         else:
             self.choice = EngineChoice(engine.name, "engine given by the caller")
             self.engine = engine

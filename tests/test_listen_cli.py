@@ -1,0 +1,123 @@
+"""The listen command and recording-driven sessions, through the command line, with real engines."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parent.parent
+CLI = [sys.executable, "-m", "assistant"]
+
+
+@pytest.fixture(scope="module")
+def recording(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, list[tuple[str, float, float]]]:
+    """A therapist's recording: commands and one sentence of conversation, with where each lies."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        from benchmarks import corpus
+    finally:
+        sys.path.remove(str(ROOT))
+    therapist = next(s for s in corpus.SPEAKERS if s.name == "hibari")
+    parts, spans, at = [], [], 0.0
+    for text, pause in [
+        ("", 3.0),
+        ("next please", 2.0),
+        ("Next week we'll work on the lower back.", 2.0),
+        ("patient in pain", 2.0),
+        ("resume", 2.0),
+        ("stop session", 2.0),
+    ]:
+        if text:
+            speech = corpus.synthesize(text, therapist) * 0.5
+            spans.append((text, at, at + len(speech) / corpus.RATE))
+            parts.append(speech)
+            at += len(speech) / corpus.RATE
+        parts.append(np.zeros(int(pause * corpus.RATE), np.float32))
+        at += pause
+    path = tmp_path_factory.mktemp("recording") / "therapist.wav"
+    sf.write(str(path), np.concatenate(parts), corpus.RATE)
+    return path, spans
+
+
+def test_listen_prints_each_command_as_json(recording) -> None:
+    path, spans = recording
+    result = subprocess.run(
+        [*CLI, "listen", "--audio-file", str(path), "--json", "--rejected"],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    assert "Listening with pocketsphinx" in result.stderr
+    decisions = [json.loads(line) for line in result.stdout.splitlines()]
+    accepted = [d for d in decisions if d["command"]]
+    assert [d["command"] for d in accepted] == ["next", "pain", "resume", "stop"]
+    commands = [s for s in spans if "week" not in s[0]]
+    for decision, (_text, start, end) in zip(accepted, commands):
+        assert set(decision) == {"command", "text", "start", "end", "emitted_at", "confidence"}
+        assert abs(decision["start"] - start) < 0.4 and abs(decision["end"] - end) < 0.4
+        assert decision["end"] < decision["emitted_at"] < decision["end"] + 0.8
+        assert 0 < decision["confidence"] <= 1
+    # The sentence that starts with "next" was heard and turned down, with the reason.
+    sentence = spans[1]
+    assert any(
+        d["command"] is None
+        and d["rejected"]
+        and d["start"] < sentence[2]
+        and d["end"] > sentence[1]
+        for d in decisions
+    )
+
+
+def test_a_whole_session_driven_by_a_recording_headless(recording, tmp_path: Path) -> None:
+    path, _spans = recording
+    db, spoken = tmp_path / "s.sqlite3", tmp_path / "assistant.wav"
+    result = subprocess.run(
+        [*CLI, "run", "cervical", "--audio-file", str(path), "--no-voice", "--db", str(db)],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    heard = [line for line in result.stdout.splitlines() if line.startswith("[heard]")]
+    assert heard == [
+        "[heard] next please",
+        "[heard] patient in pain",
+        "[heard] resume",
+        "[heard] stop session",
+    ]
+    (session,) = json.loads(
+        subprocess.run(
+            [*CLI, "history", "--json", "--db", str(db)], capture_output=True, text=True, check=True
+        ).stdout
+    )
+    assert (session["steps_completed"], session["pain_events"]) == (1, 1)
+    assert session["ended_at"] is not None
+    # With a voice rendered to a file the same recording still steers the session: pain cuts in
+    # whatever the assistant is saying.
+    result = subprocess.run(
+        [*CLI, "run", "cervical", "--audio-file", str(path), "--speak-to", str(spoken), "--db", str(db)],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "[heard] patient in pain" in result.stdout
+    assert spoken.stat().st_size > 44
+
+
+def test_a_broken_vosk_model_gives_way_to_pocketsphinx(recording, tmp_path: Path) -> None:
+    path, _spans = recording
+    fake = tmp_path / "vosk-model-small-en-us-0.15"
+    (fake / "am").mkdir(parents=True)
+    (fake / "conf").mkdir()
+    result = subprocess.run(
+        [*CLI, "listen", "--audio-file", str(path), "--vosk-model", str(fake)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    assert "Listening with pocketsphinx" in result.stderr and "vosk could not load" in result.stderr
+    assert "pain" in result.stdout
+    choice = subprocess.run([*CLI, "vosk-model"], capture_output=True, text=True, check=True)
+    assert choice.stdout.startswith(("pocketsphinx:", "vosk:"))
