@@ -58,7 +58,7 @@ def test_listen_prints_each_command_as_json(recording) -> None:
     accepted = [d for d in decisions if d["command"]]
     assert [d["command"] for d in accepted] == ["next", "pain", "resume", "stop"]
     commands = [s for s in spans if "week" not in s[0]]
-    for decision, (_text, start, end) in zip(accepted, commands):
+    for decision, (_text, start, end) in zip(accepted, commands, strict=True):
         assert set(decision) == {"command", "text", "start", "end", "emitted_at", "confidence"}
         assert abs(decision["start"] - start) < 0.4 and abs(decision["end"] - end) < 0.4
         assert decision["end"] < decision["emitted_at"] < decision["end"] + 0.8

@@ -339,5 +339,7 @@ def create_engine(choice: EngineChoice, phrases: Iterable[str]) -> tuple[Engine,
         try:
             return VoskEngine(phrases, choice.vosk_model), choice
         except ValueError as error:
-            choice = EngineChoice("pocketsphinx", f"embedded PocketSphinx US-English model; {error}")
+            choice = EngineChoice(
+                "pocketsphinx", f"embedded PocketSphinx US-English model; {error}"
+            )
     return PocketSphinxEngine(phrases), choice
