@@ -71,10 +71,18 @@ class ListenerSettings:
     pain_quiet_after: float = 0.0
     max_duration: float = 1.4
     pain_max_duration: float = 1.6
+    # Beyond the longest, a phrase may last this plus this much per letter (not for pain): a
+    # sentence the grammar squeezed into "where are we" takes far longer than the phrase.
+    phrase_base_seconds: float = 0.45
+    phrase_seconds_per_letter: float = 0.09
     # Room echo and output buffering let the assistant's voice reach the microphone a bit late.
     echo_tail: float = 0.4
     segmenter: SegmenterSettings = field(default_factory=SegmenterSettings)
     per_intent: dict[Intent, float] = field(default_factory=dict)
+
+    def phrase_time_limit(self, phrase: str) -> float:
+        letters = sum(c.isalpha() for c in phrase)
+        return self.phrase_base_seconds + self.phrase_seconds_per_letter * letters
 
     def threshold(self, intent: Intent) -> float:
         if intent in self.per_intent:
@@ -273,6 +281,8 @@ class Listener:
         limit = settings.pain_max_duration if intent is Intent.PAIN else settings.max_duration
         if duration > limit:
             return reject("too long to be a command")
+        if intent is not Intent.PAIN and duration > settings.phrase_time_limit(text):
+            return reject("too long for the phrase")
         if start - self._previous_end < settings.min_pause_before:
             return reject("part of longer speech")
         if confidence < settings.threshold(intent):
