@@ -92,26 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--output-device", metavar="DEVICE", help="a sound output device name or number"
     )
-    run.add_argument(
-        "--audio-file",
-        type=Path,
-        metavar="FILE.wav",
-        help="take the spoken commands from a recording",
-    )
-    run.add_argument("--input-device", metavar="DEVICE", help="a microphone name or number")
     run.add_argument("--no-listen", action="store_true", help="do not listen; commands are typed")
-    _add_engine_arguments(run)
+    _add_listening_arguments(run)
 
     listen = commands.add_parser("listen", help="print each spoken command as it is recognised")
-    listen.add_argument(
-        "--audio-file", type=Path, metavar="FILE", help="a recording instead of the microphone"
-    )
-    listen.add_argument("--input-device", metavar="DEVICE", help="a microphone name or number")
     listen.add_argument("--json", action="store_true", help="one JSON object per line")
     listen.add_argument(
         "--rejected", action="store_true", help="also print what was heard but not obeyed"
     )
-    _add_engine_arguments(listen)
+    _add_listening_arguments(listen)
 
     vosk_model = commands.add_parser("vosk-model", help="which speech engine listens, and why")
     vosk_model.add_argument(
@@ -131,6 +120,14 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--patient", type=patient_argument, metavar="NAME_OR_ID")
     _COMMANDS.update(add_record_commands(commands))
     return parser
+
+
+def _add_listening_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--audio-file", type=Path, metavar="FILE.wav", help="a recording instead of the microphone"
+    )
+    parser.add_argument("--input-device", metavar="DEVICE", help="a microphone name or number")
+    _add_engine_arguments(parser)
 
 
 def _add_engine_arguments(parser: argparse.ArgumentParser) -> None:
@@ -201,7 +198,7 @@ def describe_plan(protocol: Protocol, options: SessionOptions) -> str:
     if options.exacerbation:
         lines.append(f"Exacerbation: left out {', '.join(plan.regions_left_out)}.")
     stage = None
-    gentle = options.gentle or options.exacerbation
+    gentle = options.starts_gentle
     for step in (plan.step_as_done(i, gentle) for i in range(len(plan.steps))):
         if step.stage_number != stage:
             stage = step.stage_number

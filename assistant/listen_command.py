@@ -47,6 +47,13 @@ def _source(
     return microphone
 
 
+def _listening_to(listener: Listener, source: AudioSource) -> str:
+    """The start-up line that says which engine listens, why, and to what."""
+    return (
+        f"Listening with {listener.choice.name} ({listener.choice.reason}) to {source.describe()}."
+    )
+
+
 def open_voice_input(
     args: argparse.Namespace,
     post: Callable[[VoiceEvent | Notice], None],
@@ -59,10 +66,7 @@ def open_voice_input(
     except ListeningUnavailable as error:
         print(f"Not listening: {error}. Type the commands instead.", file=sys.stderr)
         return None
-    print(
-        f"Listening with {listener.choice.name} ({listener.choice.reason}) to {source.describe()}.",
-        flush=True,
-    )
+    print(_listening_to(listener, source), flush=True)
     return VoiceInput(source, listener, post)
 
 
@@ -99,11 +103,7 @@ def listen_command(args: argparse.Namespace) -> int:
     except ListeningUnavailable as error:
         print(f"massage-assistant: {error}", file=sys.stderr)
         return 1
-    print(
-        f"Listening with {listener.choice.name} ({listener.choice.reason}) to {source.describe()}.",
-        file=sys.stderr,
-        flush=True,
-    )
+    print(_listening_to(listener, source), file=sys.stderr, flush=True)
     show = decision_json if args.json else decision_line
 
     def emit(decisions: list[Decision]) -> None:

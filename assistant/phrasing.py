@@ -27,7 +27,7 @@ REQUIRED_PHRASES = frozenset(
         "status_finished", "budget_warning", "budget_limit", "budget_limit_open",
         "session_complete", "session_stopped", "count", "voice_louder", "voice_quieter",
         "voice_slower", "voice_faster", "help_running", "help_paused", "help_pain", "help_other",
-        "microphone_lost", "microphone_back",
+        "microphone_lost", "microphone_back", "count_other_side",
     }
 )  # fmt: skip
 

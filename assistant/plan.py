@@ -82,6 +82,11 @@ class SessionOptions:
     exacerbation: bool = False
     gentle: bool = False
 
+    @property
+    def starts_gentle(self) -> bool:
+        """During an exacerbation intensive work causes severe pain: the session is gentle."""
+        return self.gentle or self.exacerbation
+
 
 @dataclass(frozen=True)
 class SessionPlan:

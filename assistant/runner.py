@@ -1,7 +1,8 @@
 """The session runner: wires the pure session to inputs, guidance, timers and records.
 
-This is the one place with threads: input readers and timers post events to a queue, and the
-main loop hands each event to the session and carries out the actions it returns.
+Input readers, timers, the speech worker and the voice input run on threads of their own and
+only post events to one queue; the main loop hands each event to the session and carries out
+the actions it returns, so the session itself is only ever touched from one thread.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class InputClosed:
     """The keyboard or the pipe ended (or Ctrl-C): the session is left resumable."""
 
     reason: str
+    from_keyboard: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,7 @@ class KeyboardInput:
                     self._post(Typed(line.strip()))
         except (OSError, ValueError):
             pass
-        self._post(InputClosed("input ended"))
+        self._post(InputClosed("input ended", from_keyboard=True))
 
 
 class Timers:
@@ -195,7 +197,7 @@ class SessionRunner:
                 if isinstance(event, RecordingEnded):
                     event = InputClosed("the recording ended")
                 if isinstance(event, InputClosed):
-                    if not self.keyboard_ends_session and event.reason == "input ended":
+                    if event.from_keyboard and not self.keyboard_ends_session:
                         continue
                     self._interrupted(event.reason)
                     break

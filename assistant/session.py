@@ -118,6 +118,8 @@ class EndSession:
 
 Action = Say | StopSpeaking | Record | StartTimer | CancelTimer | ChangeVoice | EndSession
 
+_COUNT_TEMPO = {Intent.SLOWER: 1.25, Intent.FASTER: 0.8}
+
 # Commands that move through the plan; refused while paused or holding for pain.
 _NAVIGATION = frozenset({Intent.NEXT, Intent.BACK, Intent.SKIP, Intent.REPEAT})
 
@@ -136,13 +138,13 @@ class Session:
         self.settings = settings or SessionSettings()
         self.phase = Phase.READY
         self.step_index = 0
-        # During an exacerbation intensive work causes severe pain: the whole session is gentle.
-        self.gentle = plan.options.gentle or plan.options.exacerbation
+        self.gentle = plan.options.starts_gentle
         self.warnings_given: set[str] = set()
         self._active_before = 0.0
         self._active_since: float | None = None
         self._announced_stage: int | None = None
         self._counted = 0
+        self._count_interval = self.settings.count_interval_seconds
 
     # --- queries ---
 
@@ -236,6 +238,9 @@ class Session:
         if intent is Intent.STATUS:
             return [self._record_command(event), Say(Message("status", self._where(event.at)))]
         if intent in VOICE_SETTING_INTENTS:
+            # Counting keeps pace with the voice: slower speech, slower counting.
+            tempo = _COUNT_TEMPO.get(intent, 1.0)
+            self._count_interval = min(10.0, max(0.5, self._count_interval * tempo))
             return [
                 self._record_command(event),
                 ChangeVoice(intent),
@@ -391,16 +396,21 @@ class Session:
         ):
             return []
         self._counted = 0
-        return [StartTimer(COUNT, self.settings.count_interval_seconds)]
+        return [StartTimer(COUNT, self._count_interval)]
 
     def _count_next(self) -> list[Action]:
+        """One more repetition counted; "on each side" counts the range twice, side by side."""
         step = self.current_step
         if self.phase is not Phase.RUNNING or step.repetitions is None:
             return []
+        per_side = step.repetitions.max
         self._counted += 1
-        actions: list[Action] = [Say(Message("count", {"number": self._counted}))]
-        if self._counted < step.repetitions.max:
-            actions.append(StartTimer(COUNT, self.settings.count_interval_seconds))
+        number = (self._counted - 1) % per_side + 1
+        actions: list[Action] = [Say(Message("count", {"number": number}))]
+        if self._counted < per_side * (2 if step.per_side else 1):
+            if number == per_side:
+                actions.append(Say(Message("count_other_side", {})))
+            actions.append(StartTimer(COUNT, self._count_interval))
         return actions
 
     # --- moving through the plan ---

@@ -264,6 +264,23 @@ def place(
     return audio, lead, lead + len(speech) / RATE
 
 
+def _spoken_clips(
+    text: str,
+    intent: Intent | None,
+    kind: str,
+    speaker: Speaker,
+    conditions: tuple[str, ...],
+    lead: float,
+) -> Iterator[Clip]:
+    """One text by one speaker under each condition."""
+    speech = synthesize(text, speaker)
+    for condition in conditions:
+        seed = int(_key(text, speaker.name, condition), 16) % 2**32
+        audio, start, end = place(speech, condition, seed, lead=lead)
+        name = f"{speaker.name}/{condition}/{text}"
+        yield Clip(name, audio, text, intent, kind, speaker.name, condition, start, end)
+
+
 def command_clips(
     speakers: Iterable[Speaker] = SPEAKERS,
     conditions: Iterable[str] = CONDITIONS,
@@ -276,21 +293,7 @@ def command_clips(
     for speaker in speakers:
         for intent, texts in phrases.items():
             for text in texts:
-                speech = synthesize(text, speaker)
-                for condition in conditions:
-                    seed = int(_key(text, speaker.name, condition), 16) % 2**32
-                    audio, start, end = place(speech, condition, seed, lead=lead)
-                    yield Clip(
-                        f"{speaker.name}/{condition}/{text}",
-                        audio,
-                        text,
-                        intent,
-                        "command",
-                        speaker.name,
-                        condition,
-                        start,
-                        end,
-                    )
+                yield from _spoken_clips(text, intent, "command", speaker, conditions, lead)
 
 
 def sentence_clips(
@@ -304,21 +307,7 @@ def sentence_clips(
     conditions = tuple(conditions)
     for speaker in speakers:
         for text in sentences:
-            speech = synthesize(text, speaker)
-            for condition in conditions:
-                seed = int(_key(text, speaker.name, condition), 16) % 2**32
-                audio, start, end = place(speech, condition, seed, lead=lead)
-                yield Clip(
-                    f"{speaker.name}/{condition}/{text}",
-                    audio,
-                    text,
-                    None,
-                    kind,
-                    speaker.name,
-                    condition,
-                    start,
-                    end,
-                )
+            yield from _spoken_clips(text, None, kind, speaker, conditions, lead)
 
 
 def human_recordings() -> list[tuple[str, np.ndarray]]:

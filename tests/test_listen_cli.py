@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
-
-ROOT = Path(__file__).resolve().parent.parent
-CLI = [sys.executable, "-m", "assistant"]
+from recorded import CLI, history, speech_corpus
 
 
 @pytest.fixture(scope="module")
@@ -20,11 +17,7 @@ def recording(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> tuple[Path, list[tuple[str, float, float]]]:
     """A therapist's recording: commands and one sentence of conversation, with where each lies."""
-    sys.path.insert(0, str(ROOT))
-    try:
-        from benchmarks import corpus
-    finally:
-        sys.path.remove(str(ROOT))
+    corpus = speech_corpus()
     therapist = next(s for s in corpus.SPEAKERS if s.name == "hibari")
     parts, spans, at = [], [], 0.0
     for text, pause in [
@@ -89,11 +82,7 @@ def test_a_whole_session_driven_by_a_recording_headless(recording, tmp_path: Pat
         "[heard] resume",
         "[heard] stop session",
     ]
-    (session,) = json.loads(
-        subprocess.run(
-            [*CLI, "history", "--json", "--db", str(db)], capture_output=True, text=True, check=True
-        ).stdout
-    )
+    (session,) = history(db)
     assert (session["steps_completed"], session["pain_events"]) == (1, 1)
     assert session["ended_at"] is not None
     # With a voice rendered to a file the same recording still steers the session: pain cuts in

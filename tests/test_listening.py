@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
+from recorded import speech_corpus
 
 from assistant.intents import Intent
 from assistant.listening import (
@@ -21,7 +19,6 @@ from assistant.listening import (
 )
 from assistant.vocabulary import load_vocabulary
 
-ROOT = Path(__file__).resolve().parent.parent
 ROOM = 3.0  # seconds of the room's sound a listener hears before the speech in a clip
 
 
@@ -38,12 +35,7 @@ NAMED = {
 
 @pytest.fixture(scope="module")
 def corpus():
-    sys.path.insert(0, str(ROOT))
-    try:
-        from benchmarks import corpus as module
-    finally:
-        sys.path.remove(str(ROOT))
-    return module
+    return speech_corpus()
 
 
 @pytest.fixture(scope="module")

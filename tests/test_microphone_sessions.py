@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import queue
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -13,21 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from recorded import CLI, history, speech_corpus
 
 from assistant.speech.private_pulse import PrivatePulseAudio
-
-ROOT = Path(__file__).resolve().parent.parent
-CLI = [sys.executable, "-m", "assistant"]
 
 
 @pytest.fixture(scope="module")
 def say_wav(tmp_path_factory: pytest.TempPathFactory):
     """A WAV of the therapist saying a phrase (hibari-tts, a natural voice), with silence around it."""
-    sys.path.insert(0, str(ROOT))
-    try:
-        from benchmarks import corpus
-    finally:
-        sys.path.remove(str(ROOT))
+    corpus = speech_corpus()
     folder = tmp_path_factory.mktemp("therapist")
     therapist = next(s for s in corpus.SPEAKERS if s.name == "hibari")
 
@@ -107,10 +99,7 @@ def test_a_session_steered_through_the_microphone(
         assert process.wait(timeout=20) == 0
     finally:
         process.kill()
-    history = subprocess.run(
-        [*CLI, "history", "--json", "--db", str(db)], capture_output=True, text=True, check=True
-    )
-    (session,) = json.loads(history.stdout)
+    (session,) = history(db)
     assert session["steps_completed"] == 2
     assert session["pain_events"] == 1
     assert session["ended_at"] is not None
@@ -137,11 +126,7 @@ def test_conversation_into_the_microphone_changes_nothing(
     assert not [
         line for line in reader.lines if line.startswith("[heard]") and "stop session" not in line
     ]
-    (session,) = json.loads(
-        subprocess.run(
-            [*CLI, "history", "--json", "--db", str(db)], capture_output=True, text=True, check=True
-        ).stdout
-    )
+    (session,) = history(db)
     assert session["steps_completed"] == 0 and session["pain_events"] == 0
 
 
@@ -179,9 +164,5 @@ def test_a_lost_microphone_pauses_the_session_and_its_return_resumes_it(
         assert process.wait(timeout=20) == 0
     finally:
         process.kill()
-    (session,) = json.loads(
-        subprocess.run(
-            [*CLI, "history", "--json", "--db", str(db)], capture_output=True, text=True, check=True
-        ).stdout
-    )
+    (session,) = history(db)
     assert session["ended_at"] is not None

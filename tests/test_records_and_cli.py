@@ -282,7 +282,7 @@ def test_counting_aloud_counts_the_repetitions_and_stops_on_next(tmp_path: Path)
         text=True,
     )
     assert process.stdin is not None
-    time.sleep(3.0)  # six to seven on each side: the count reaches seven and stops
+    time.sleep(3.0)  # six to seven on each side: seven on one side, seven on the other, then stop
     process.stdin.write("next\n")
     process.stdin.flush()
     time.sleep(0.25)  # squeezing three to four times: cut off by stop after a couple of counts
@@ -292,7 +292,8 @@ def test_counting_aloud_counts_the_repetitions_and_stops_on_next(tmp_path: Path)
         "Stroking, upper back, from the lower edge of the shoulder blades to the neck, six to seven times on each side. The first technique."
     )
     second = lines.index("Squeezing, upper back, three to four times.")
-    assert lines[first + 1 : second] == ["One", "Two", "Three", "Four", "Five", "Six", "Seven"]
+    side = ["One", "Two", "Three", "Four", "Five", "Six", "Seven"]
+    assert lines[first + 1 : second] == [*side, "Other side.", *side]
     after = lines[
         second + 1 : lines.index(next(line for line in lines if line.startswith("Session stopped")))
     ]

@@ -422,3 +422,26 @@ def test_counting_aloud_counts_to_the_top_of_the_range_and_stops_on_next() -> No
     assert numbers == [1, 2, 3, 4]
     session.handle(AnnouncementDone(20.0))
     assert CancelTimer(COUNT) in session.handle(Command(Intent.NEXT, 21.0))
+
+
+def test_counting_on_each_side_counts_the_range_twice_and_keeps_pace_with_the_voice() -> None:
+    session = Session(
+        build_plan(protocol_named("cervical"), SessionOptions()),
+        SessionSettings(count_aloud=True, count_interval_seconds=2.0),
+    )
+    session.handle(Start(0.0))  # stroking, six to seven times on each side
+    session.handle(Command(Intent.SLOWER, 0.5))
+    assert session.handle(AnnouncementDone(1.0)) == [StartTimer(COUNT, 2.5)]
+    spoken: list[object] = []
+    for i in range(20):
+        actions = session.handle(TimerFired(COUNT, 2.0 + i))
+        spoken += [
+            a.message.slots.get("number", a.message.key) for a in actions if isinstance(a, Say)
+        ]
+        if not any(isinstance(a, StartTimer) for a in actions):
+            break
+    assert spoken == [1, 2, 3, 4, 5, 6, 7, "count_other_side", 1, 2, 3, 4, 5, 6, 7]
+    session.handle(Command(Intent.FASTER, 30.0))
+    session.handle(Command(Intent.FASTER, 30.5))
+    session.handle(Command(Intent.NEXT, 31.0))
+    assert session.handle(AnnouncementDone(32.0)) == [StartTimer(COUNT, pytest.approx(1.6))]

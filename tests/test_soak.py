@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from recorded import speech_corpus
 
 from assistant.intents import Intent
 from assistant.listening import Listener
 
-ROOT = Path(__file__).resolve().parent.parent
 RATE = 16000
 BLOCK_SECONDS = 60
 HOURS = 2.0
@@ -25,11 +24,7 @@ def _rss_mb() -> float:
 
 
 def test_two_hours_of_session_audio(tmp_path: Path) -> None:
-    sys.path.insert(0, str(ROOT))
-    try:
-        from benchmarks import corpus
-    finally:
-        sys.path.remove(str(ROOT))
+    corpus = speech_corpus()
     therapist = next(s for s in corpus.SPEAKERS if s.name == "hibari")
     commands = [
         ("next please", Intent.NEXT),

@@ -205,6 +205,7 @@ class Listener:
         self._samples += max(0, round(gap * SAMPLE_RATE))
         self._pending = b""
         self._in_utterance = False
+        self._held = None  # whatever followed it was not heard: it cannot be confirmed
         self._segmenter = Segmenter(self.settings.segmenter)
         self._segment_offset = self.stream_time
 
