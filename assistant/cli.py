@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--output-device", metavar="DEVICE", help="a sound output device name or number"
     )
     run.add_argument("--no-listen", action="store_true", help="do not listen; commands are typed")
+    run.add_argument(
+        "--show-ignored", action="store_true", help="print what was heard but not obeyed, and why"
+    )
     _add_listening_arguments(run)
 
     listen = commands.add_parser("listen", help="print each spoken command as it is recognised")
@@ -281,6 +284,7 @@ def _run(args: argparse.Namespace) -> int:
             if isinstance(runner.guidance, SpokenGuidance):
                 runner.guidance.listeners.append(voice.on_speech)
             runner.keyboard_ends_session = False
+            runner.show_ignored = args.show_ignored
             voice.start()
         KeyboardInput(sys.stdin, runner.post).start()
         try:

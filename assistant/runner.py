@@ -184,6 +184,7 @@ class SessionRunner:
         self._outcome: str | None = None
         # With a microphone listening, the keyboard closing (no terminal) ends nothing.
         self.keyboard_ends_session = True
+        self.show_ignored = False  # print what was heard but not obeyed, and why
         self._paused_for_microphone = False
 
     def post(self, event: RunnerEvent) -> None:
@@ -234,6 +235,8 @@ class SessionRunner:
     def _command_heard(self, heard: Heard) -> Command | None:
         decision = heard.decision
         if decision.command is None:
+            if self.show_ignored and decision.text:
+                print(f"[ignored] {decision.text} ({decision.reason})", file=self.out, flush=True)
             return None
         print(f"[heard] {decision.text}", file=self.out, flush=True)
         return Command(decision.command, self.clock(), heard=decision.text)

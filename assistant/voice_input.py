@@ -77,7 +77,9 @@ class VoiceInput:
     def on_speech(self, event: SpeechEvent) -> None:
         """Tell the listener when the assistant's own voice sounds, so it is never obeyed."""
         if event.kind == "started":
-            self.listener.assistant_speaking(event.text, event.at, monotonic=True)
+            self.listener.assistant_speaking(
+                event.text, event.at, duration=event.duration, monotonic=True
+            )
         else:
             self.listener.speaking_ended(event.at, monotonic=True)
 

@@ -145,6 +145,27 @@ def test_while_the_assistant_speaks_pain_is_sensitive_and_other_commands_need_ce
     assert fresh.decide(Hypothesis("next please", 0.7), 7.0, 7.8, 8.0).command is Intent.NEXT
 
 
+def test_pain_over_the_assistant_naming_it_counts_unless_said_as_it_names_it(
+    listener: Listener,
+) -> None:
+    from assistant.listening import Hypothesis
+
+    help_text = (
+        "Say next, repeat, go back, skip this, pause, how many left, or stop session. "
+        "Say patient in pain at any time."
+    )
+    fresh = _fresh(listener)
+    fresh.assistant_speaking(help_text, 0.0, duration=10.0)
+    # Early in the sentence the assistant is naming other commands: this is the therapist.
+    assert fresh.decide(Hypothesis("patient in pain", 0.9), 1.0, 2.0, 2.1).command is Intent.PAIN
+    # "next" said just as the assistant says "next" is the assistant's own.
+    own = fresh.decide(Hypothesis("next", 0.95), 0.2, 0.8, 0.9)
+    assert own.command is None and own.reason == "the assistant's own words"
+    # Near the end it says "patient in pain" itself.
+    late = fresh.decide(Hypothesis("patient in pain", 0.9), 7.8, 8.8, 8.9)
+    assert late.command is None and late.reason == "the assistant's own words"
+
+
 def test_a_clear_command_cuts_in_while_the_assistant_speaks_of_something_else(
     listener: Listener, corpus
 ) -> None:

@@ -166,3 +166,56 @@ def test_a_lost_microphone_pauses_the_session_and_its_return_resumes_it(
         process.kill()
     (session,) = history(db)
     assert session["ended_at"] is not None
+
+
+def test_the_assistant_hears_itself_but_obeys_only_the_therapist(
+    pulse_audio: PrivatePulseAudio, say_wav, tmp_path: Path
+) -> None:
+    """The speaker is looped back into the microphone at full level: a loudspeaker beside it."""
+    loopback = _pactl(
+        pulse_audio, "load-module", "module-loopback", "source=spk.monitor", "sink=micsink",
+        "latency_msec=30",
+    ).strip()  # fmt: skip
+    db = tmp_path / "s.sqlite3"
+    process = subprocess.Popen(
+        [*CLI, "run", "cervical", "--voice", "clear", "--show-ignored", "--db", str(db)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=pulse_audio.env,
+    )
+    assert process.stdin is not None
+
+    def type_in(command: str) -> None:
+        assert process.stdin is not None
+        process.stdin.write(command + "\n")
+        process.stdin.flush()
+
+    reader = LineReader(process.stdout)
+    try:
+        reader.wait_for("Listening with pocketsphinx", timeout=30)
+        reader.wait_for("Stroking, upper back")
+        # "next" cuts the introduction; "help" then says nearly every command phrase aloud, at
+        # the full level of the speaker: none of it may be obeyed.
+        type_in("next")
+        type_in("help")
+        reader.wait_for("Say next, repeat, go back")
+        time.sleep(18.0)  # the whole help sentence, about fourteen seconds at this voice
+        assert not [line for line in reader.lines if line.startswith("[heard]")]
+        # Between its sentences the therapist's pain is obeyed at once.
+        pulse_audio.play_into_mic(say_wav("patient in pain"))
+        reader.wait_for("[heard] patient in pain")
+        reader.wait_for("Switch to gentle stroking on a neighbouring area")
+        time.sleep(3.0)  # the pain instruction says "resume or next": never obeyed
+        type_in("stop")
+        reader.wait_for("Session stopped")
+        assert process.wait(timeout=30) == 0
+    finally:
+        process.kill()
+        _pactl(pulse_audio, "unload-module", loopback)
+    assert [line for line in reader.lines if line.startswith("[heard]")] == [
+        "[heard] patient in pain"
+    ]
+    (session,) = history(db)
+    assert session["pain_events"] == 1 and session["steps_completed"] == 1

@@ -44,11 +44,38 @@ class Decision:
 
 @dataclass
 class SpeakingInterval:
-    """The assistant speaking text from start to end (stream time); end None while ongoing."""
+    """The assistant speaking text from start to end (stream time); end None while ongoing.
+
+    duration, when known, is how long the whole text takes to say: it tells when each of its
+    words sounds.
+    """
 
     start: float
     end: float | None
     text: str
+    duration: float | None = None
+
+    def says_during(self, phrase: str, start: float, end: float, slack: float) -> bool:
+        """Whether the assistant says the phrase's words, in a row, around start..end.
+
+        Where each word falls is estimated from its place in the text; without a duration any
+        occurrence counts.
+        """
+        words, target = normalize(self.text).split(), phrase.split()
+        n = len(target)
+        spans = [i for i in range(len(words) - n + 1) if words[i : i + n] == target]
+        length = self.duration if self.duration is not None else None
+        if length is None and self.end is not None:
+            length = self.end - self.start
+        if not spans or length is None:
+            return bool(spans)
+        total = max(1, len(" ".join(words)))
+        for i in spans:
+            said_from = self.start + length * len(" ".join(words[:i])) / total
+            said_to = self.start + length * len(" ".join(words[: i + n])) / total
+            if start < said_to + slack and end > said_from - slack:
+                return True
+        return False
 
 
 @dataclass(frozen=True)
@@ -77,6 +104,8 @@ class ListenerSettings:
     phrase_seconds_per_letter: float = 0.09
     # Room echo and output buffering let the assistant's voice reach the microphone a bit late.
     echo_tail: float = 0.4
+    # How far a word may sound from where its place in the sentence puts it (speech is uneven).
+    echo_word_slack: float = 1.0
     segmenter: SegmenterSettings = field(default_factory=SegmenterSettings)
     per_intent: dict[Intent, float] = field(default_factory=dict)
 
@@ -144,13 +173,19 @@ class Listener:
         return monotonic - origin
 
     def assistant_speaking(
-        self, text: str, start: float, end: float | None = None, *, monotonic: bool = False
+        self,
+        text: str,
+        start: float,
+        end: float | None = None,
+        *,
+        duration: float | None = None,
+        monotonic: bool = False,
     ) -> SpeakingInterval:
         """Record that the assistant says text from start to end (None: until speaking_ended)."""
         if monotonic:
             start = self.to_stream_time(start)
             end = None if end is None else self.to_stream_time(end)
-        interval = SpeakingInterval(start, end, text)
+        interval = SpeakingInterval(start, end, text, duration)
         with self._lock:
             self._intervals.append(interval)
             # Old intervals can no longer overlap any utterance still to come.
@@ -284,34 +319,33 @@ class Listener:
             return reject("too long to be a command")
         if intent is not Intent.PAIN and duration > settings.phrase_time_limit(text):
             return reject("too long for the phrase")
-        if start - self._previous_end < settings.min_pause_before:
+        overlapping = self._overlapping(start, end)
+        # Over the assistant's voice the speech just before may be its own: pain still counts.
+        if start - self._previous_end < settings.min_pause_before and not (
+            intent is Intent.PAIN and overlapping
+        ):
             return reject("part of longer speech")
         if confidence < settings.threshold(intent):
             return reject("not sure enough it was a command")
-        overlapping = self._overlapping(start, end)
         if (
             overlapping
             and intent is not Intent.PAIN
             and confidence < settings.barge_in_min_confidence
         ):
             return reject("the assistant was speaking")
-        for interval in overlapping:
-            if _says(interval.text, text):
-                return reject("the assistant's own words")
-        if overlapping:
+        # The phrase is the assistant's own only if it says those words at about that time (its
+        # help names every command; a therapist's "patient in pain" over it must still count).
+        slack = settings.echo_tail + settings.echo_word_slack
+        if any(i.says_during(text, start, end, slack) for i in overlapping):
+            return reject("the assistant's own words")
+        if overlapping and intent is not Intent.PAIN:
             # The assistant's words compete with the phrase: if they explain the sound better, it
-            # was the loudspeaker, however command-like it looked.
+            # was the loudspeaker, however command-like it looked. Not for pain: a missed pain
+            # command is worse than obeying an echo of one.
             spoken = " ".join(i.text for i in overlapping).split()
             if not self.engine.prefers_phrase(b"".join(self._audio), text, spoken):
                 return reject("the assistant's own words")
         return Decision(intent, text, start, end, now, confidence)
-
-
-def _says(spoken: str, phrase: str) -> bool:
-    """Whether the phrase's words occur in a row in the spoken text."""
-    words, target = normalize(spoken).split(), phrase.split()
-    n = len(target)
-    return any(words[i : i + n] == target for i in range(len(words) - n + 1))
 
 
 # -- files ---------------------------------------------------------------------------------------

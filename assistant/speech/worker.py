@@ -41,6 +41,7 @@ class SpeechEvent:
     text: str
     at: float
     reason: str | None = None
+    duration: float | None = None  # of the whole utterance's audio, given with "started"
 
 
 class Synthesizer(Protocol):
@@ -250,7 +251,11 @@ class SpeechWorker:
                 )
                 return
             if kind == "start":
-                self._emit(SpeechEvent("started", item.utterance_id, item.text, at))
+                self._emit(
+                    SpeechEvent(
+                        "started", item.utterance_id, item.text, at, duration=audio.duration
+                    )
+                )
                 continue
             if completed:
                 self._emit(SpeechEvent("finished", item.utterance_id, item.text, at))
