@@ -16,6 +16,7 @@ from assistant.cli_records import (
     patient_session_options,
 )
 from assistant.datafile import DataFileError
+from assistant.demo import demo_command
 from assistant.listen_command import listen_command, open_voice_input, vosk_model_command
 from assistant.listening import VOSK_MODEL_ENV
 from assistant.patients import patient_name
@@ -114,6 +115,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="let vosk download a model into its cache (needs a network connection)",
     )
     _add_engine_arguments(vosk_model)
+
+    demo = commands.add_parser(
+        "demo", help="a whole session steered by a simulated therapist, no devices needed"
+    )
+    demo.add_argument(
+        "--protocol", default="cervical", help="a built-in protocol (default cervical)"
+    )
+    demo.add_argument(
+        "--out", type=Path, metavar="DIR", help="keep the WAV, the transcript and the report here"
+    )
+    demo.add_argument("--db", type=Path, help="the session database (default: your data folder)")
 
     commands.add_parser("voices", help="list the voice profiles and the installed engine voices")
 
@@ -362,4 +374,5 @@ _COMMANDS = {
     "voices": _voices,
     "listen": listen_command,
     "vosk-model": vosk_model_command,
+    "demo": demo_command,
 }

@@ -149,6 +149,22 @@ class WavTimelineSink:
         if segment.on_end is not None:
             segment.on_end(at, completed)
 
+    def window(self, start: float, end: float) -> Samples:
+        """What the timeline sounds like from clock time start to end (float samples)."""
+        first = round((start - self._origin) * self.sample_rate)
+        count = max(0, round((end - start) * self.sample_rate))
+        out = np.zeros(count, dtype=np.float32)
+        with self._lock:
+            segments = list(self._segments)
+        for segment in segments:
+            lo = max(first, segment.offset)
+            hi = min(first + count, segment.offset + len(segment.samples))
+            if lo < hi:
+                out[lo - first : hi - first] += segment.samples[
+                    lo - segment.offset : hi - segment.offset
+                ]
+        return out
+
     def stop(self) -> None:
         """Cut the current utterance at the clock's time."""
         with self._lock:
