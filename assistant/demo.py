@@ -109,6 +109,7 @@ class Room:
         if peak > 1.0:
             sound = sound / peak
         soundfile.write(str(path), sound, SAMPLE_RATE, subtype="PCM_16")
+        path.chmod(0o600)
         return path
 
 
@@ -223,6 +224,8 @@ def run_demo(
     keep = private_folder(out_dir) if out_dir is not None else None
     try:
         transcript_path = (keep or folder) / "transcript.txt"
+        transcript_path.touch(mode=0o600)
+        transcript_path.chmod(0o600)
         with transcript_path.open("w", encoding="utf-8") as transcript:
             stamped = StampedLines(out, time.monotonic, transcript)
             session_id = _session(protocol_name, store, folder, stamped)

@@ -73,6 +73,8 @@ def test_the_demo_session_is_recorded_and_reported(demo: tuple[Path, Path, str])
     (session,) = history(db)
     assert session["protocol"] == "cervical"
     assert session["pain_events"] == 1
+    for kept in out.iterdir():
+        assert kept.stat().st_mode & 0o077 == 0, kept  # readable by its owner only
     assert session["steps_completed"] >= 2
     report = (out / f"session-{session['id']}.md").read_text(encoding="utf-8")
     assert "patient in pain" in report
