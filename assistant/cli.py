@@ -23,7 +23,7 @@ from assistant.patients import patient_name
 from assistant.phrasing import Phraser, load_phrasebook
 from assistant.plan import SessionOptions, build_plan
 from assistant.protocol import Protocol
-from assistant.runner import KeyboardInput, SessionRunner, wall_clock_now
+from assistant.runner import KeyboardInput, SessionRunner, begin_session
 from assistant.session import Session, SessionSettings
 from assistant.speech.profiles import load_profiles
 from assistant.speech.synthesis import list_engine_voices
@@ -265,18 +265,8 @@ def _run(args: argparse.Namespace) -> int:
                 store, args.patient, protocol.id, args.session_number, args.exacerbation
             )
             options = SessionOptions(number, exacerbation)
-            plan = build_plan(protocol, options)
-            session_id = store.begin(
-                protocol=protocol.id,
-                protocol_path=str(path.resolve()),
-                session_number=options.session_number,
-                patient=patient_name(store, args.patient) if args.patient else None,
-                exacerbation=options.exacerbation,
-                gentle=options.gentle,
-                steps_total=len(plan.steps),
-                budget_minutes=plan.budget.limit_minutes,
-                started_at=wall_clock_now(),
-            )
+            patient = patient_name(store, args.patient) if args.patient else None
+            session_id = begin_session(store, protocol, path, options, patient)
         plan = build_plan(protocol, options)
         session = Session(plan, SessionSettings(args.count, args.count_interval))
         runner = SessionRunner(

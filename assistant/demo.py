@@ -29,7 +29,7 @@ from assistant.phrasing import Phraser, load_phrasebook
 from assistant.plan import SessionOptions, build_plan
 from assistant.reports import build_session_report, write_session_report
 from assistant.reports.files import private_folder
-from assistant.runner import SessionRunner, Typed, wall_clock_now
+from assistant.runner import SessionRunner, Typed, begin_session
 from assistant.session import Session, SessionSettings
 from assistant.speech.audio import Audio
 from assistant.speech.profiles import load_profiles
@@ -244,17 +244,7 @@ def _session(protocol_name: str, store: SessionStore, folder: Path, out: Stamped
     protocol, path = load_protocol(protocol_name)
     options = SessionOptions()
     plan = build_plan(protocol, options)
-    session_id = store.begin(
-        protocol=protocol.id,
-        protocol_path=str(path.resolve()),
-        session_number=options.session_number,
-        patient=None,
-        exacerbation=options.exacerbation,
-        gentle=options.gentle,
-        steps_total=len(plan.steps),
-        budget_minutes=plan.budget.limit_minutes,
-        started_at=wall_clock_now(),
-    )
+    session_id = begin_session(store, protocol, path, options)
     profile = load_profiles().get(None)
     vocabulary = load_vocabulary(profile.language)
     runner = SessionRunner(

@@ -14,11 +14,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Protocol as Interface
 from typing import TextIO
 
 from assistant.intents import Intent
 from assistant.phrasing import Phraser
+from assistant.plan import SessionOptions, build_plan
+from assistant.protocol import Protocol
 from assistant.session import (
     Action,
     AnnouncementDone,
@@ -151,6 +154,28 @@ class Timers:
 
 def wall_clock_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def begin_session(
+    store: SessionStore,
+    protocol: Protocol,
+    path: Path,
+    options: SessionOptions,
+    patient: str | None = None,
+) -> int:
+    """Record the start of a new session of the protocol; returns its id."""
+    plan = build_plan(protocol, options)
+    return store.begin(
+        protocol=protocol.id,
+        protocol_path=str(path.resolve()),
+        session_number=options.session_number,
+        patient=patient,
+        exacerbation=options.exacerbation,
+        gentle=options.gentle,
+        steps_total=len(plan.steps),
+        budget_minutes=plan.budget.limit_minutes,
+        started_at=wall_clock_now(),
+    )
 
 
 @dataclass(frozen=True)
