@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from assistant.datafile import DataFileError, DataFileProblem, load_model
-from assistant.protocol import Protocol
+from assistant.protocol import Contraindications, Protocol
 from assistant.resources import protocols_dir
 
 
@@ -29,6 +29,15 @@ def resolve_protocol(name_or_path: str) -> Path:
     )
 
 
+def general_contraindications_path() -> Path:
+    """The clinic's contraindication list, asked before every protocol's own."""
+    return protocols_dir() / "screening" / "contraindications.yaml"
+
+
 def load_protocol(name_or_path: str) -> tuple[Protocol, Path]:
+    """The protocol, its contraindications preceded by the clinic's general list."""
     path = resolve_protocol(name_or_path)
-    return load_model(path, Protocol), path
+    protocol = load_model(path, Protocol)
+    general = load_model(general_contraindications_path(), Contraindications)
+    merged = protocol.contraindications.with_general(general)
+    return protocol.model_copy(update={"contraindications": merged}), path

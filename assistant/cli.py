@@ -19,7 +19,7 @@ from assistant.datafile import DataFileError
 from assistant.demo import demo_command
 from assistant.listen_command import listen_command, open_voice_input, vosk_model_command
 from assistant.listening import VOSK_MODEL_ENV
-from assistant.patients import patient_name
+from assistant.patients import patient_name, set_exacerbation
 from assistant.phrasing import Phraser, load_phrasebook
 from assistant.plan import SessionOptions, build_plan
 from assistant.protocol import Protocol
@@ -80,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--patient", type=patient_argument, metavar="NAME_OR_ID", help="the patient")
     run.add_argument("--resume", action="store_true", help="continue the last interrupted session")
+    run.add_argument(
+        "--skip-screen",
+        action="store_true",
+        help="do not ask the contraindication questions (recorded with the session)",
+    )
     run.add_argument("--count", action="store_true", help="count repetitions aloud")
     run.add_argument("--count-interval", type=float, default=2.0, metavar="SECONDS")
     run.add_argument("--db", type=Path, help="the session database (default: your data folder)")
@@ -189,7 +194,12 @@ def _validate(args: argparse.Namespace) -> int:
             failed = True
         else:
             steps = len(build_plan(protocol, SessionOptions()).steps)
-            print(f"{path}: valid ({len(protocol.stages)} stages, {steps} steps)")
+            listed = protocol.contraindications
+            asked = len(listed.absolute) + len(listed.relative)
+            print(
+                f"{path}: valid ({len(protocol.stages)} stages, {steps} steps,"
+                f" {asked} contraindications asked)"
+            )
     return 1 if failed else 0
 
 
@@ -212,6 +222,11 @@ def describe_plan(protocol: Protocol, options: SessionOptions) -> str:
     )
     if options.exacerbation:
         lines.append(f"Exacerbation: left out {', '.join(plan.regions_left_out)}.")
+    listed = protocol.contraindications
+    lines.append("")
+    lines.append("Asked before the first step (a yes to an absolute one blocks the session):")
+    lines.extend(f"  - absolute: {c.question}" for c in listed.absolute)
+    lines.extend(f"  - relative: {c.question}" for c in listed.relative)
     stage = None
     gentle = options.starts_gentle
     for step in (plan.step_as_done(i, gentle) for i in range(len(plan.steps))):
@@ -268,7 +283,9 @@ def _run(args: argparse.Namespace) -> int:
             patient = patient_name(store, args.patient) if args.patient else None
             session_id = begin_session(store, protocol, path, options, patient)
         plan = build_plan(protocol, options)
-        session = Session(plan, SessionSettings(args.count, args.count_interval))
+        session = Session(
+            plan, SessionSettings(args.count, args.count_interval, screen=not args.skip_screen)
+        )
         runner = SessionRunner(
             session, Phraser(load_phrasebook()), load_vocabulary(), store, session_id
         )
@@ -287,6 +304,7 @@ def _run(args: argparse.Namespace) -> int:
                 runner.guidance.listeners.append(voice.on_speech)
             runner.keyboard_ends_session = False
             runner.show_ignored = args.show_ignored
+            runner.answer_listeners.append(voice.listener.listen_for_answers)
             voice.start()
         KeyboardInput(sys.stdin, runner.post).start()
         try:
@@ -294,7 +312,16 @@ def _run(args: argparse.Namespace) -> int:
         finally:
             if voice is not None:
                 voice.stop()
-    return 0 if result.outcome in ("completed", "stopped", "interrupted") else 1
+        stored_session = store.session(session_id)
+        if (
+            stored_session is not None
+            and stored_session.patient
+            and session.plan.options.exacerbation
+            and not options.exacerbation
+        ):
+            # The screen found an exacerbation: the patient's record keeps it until cleared.
+            set_exacerbation(store, stored_session.patient, True)
+    return 0 if result.outcome in ("completed", "stopped", "interrupted", "blocked") else 1
 
 
 def _spoken_guidance(args: argparse.Namespace, runner: SessionRunner) -> SpokenGuidance | None:

@@ -44,17 +44,20 @@ from assistant.voice_input import VoiceInput
 
 @dataclass(frozen=True)
 class Line:
-    """Something the therapist says; a command expects the assistant to answer aloud."""
+    """Something said in the room; a command expects the assistant to answer aloud."""
 
     text: str
     command: bool = True
+    speaker: str = "Therapist"
 
 
-# One pass through the product: steering, conversation that must be ignored, the pain hold and
-# its release, a question, and the end of the session.
+# One pass through the product: steering, conversation that must be ignored (the therapist's
+# sentence with "next" in it, the patient's short reply), the pain hold and its release, a
+# question, and the end of the session.
 SCRIPT: tuple[Line, ...] = (
     Line("next"),
     Line("Next week we will work on the lower back.", command=False),
+    Line("That's fine, thank you.", command=False, speaker="Patient"),
     Line("next"),
     Line("patient in pain"),
     Line("carry on"),
@@ -63,10 +66,14 @@ SCRIPT: tuple[Line, ...] = (
     Line("end session"),
 )
 
-# A voice unlike the assistant's, at a pace the bundled recogniser follows well.
+# A voice unlike the assistant's, at a pace the bundled recogniser follows well; the patient's
+# unlike both.
 THERAPIST_VOICE = "en-gb"
 THERAPIST_RATE_WPM = 130
+PATIENT_VOICE = "en-us"
+PATIENT_RATE_WPM = 160
 ECHO_GAIN = 0.25  # the loudspeaker as the laptop's microphone hears it, about 12 dB down
+ROOM_NOISE = 10 ** (-70 / 20)  # the microphone's own hiss, -70 dBFS
 
 
 class Room:
@@ -84,6 +91,9 @@ class Room:
 
     def chunks(self, seconds: float = 0.02) -> Iterator[np.ndarray]:
         """What the microphone hears, as int16 chunks, paced in real time."""
+        # A real microphone is never digitally silent, and the recogniser's running normalisation
+        # behaves differently on pure zeros: a faint noise floor keeps the room honest.
+        hiss = np.random.default_rng(0)
         heard_until = self.clock()
         while not self._closed.is_set():
             until = heard_until + seconds
@@ -94,6 +104,7 @@ class Room:
                 heard_until, until
             )
             heard_until = until
+            sound = sound + hiss.normal(0.0, ROOM_NOISE, len(sound))
             yield np.clip(np.round(sound * 32767), -32768, 32767).astype(np.int16)
 
     def close(self) -> None:
@@ -124,7 +135,7 @@ class SimulatedTherapist:
         self,
         script: tuple[Line, ...],
         room: Room,
-        say: Callable[[str], None],
+        say: Callable[[Line], None],
         type_command: Callable[[str], None],
         quiet_before: float = 2.0,
         answer_within: float = 2.5,
@@ -137,8 +148,13 @@ class SimulatedTherapist:
         self._quiet_before = quiet_before
         self._answer_within = answer_within
         self._tries = tries
-        self._voice = Pyttsx3Synthesizer(THERAPIST_VOICE, rate_wpm=THERAPIST_RATE_WPM, volume=1.0)
-        self._lines = {line.text: self._voice.synthesize(line.text) for line in script}
+        therapist = Pyttsx3Synthesizer(THERAPIST_VOICE, rate_wpm=THERAPIST_RATE_WPM, volume=1.0)
+        patient = Pyttsx3Synthesizer(PATIENT_VOICE, rate_wpm=PATIENT_RATE_WPM, volume=1.0)
+        self._voices = (therapist, patient)
+        self._lines = {
+            line: (patient if line.speaker == "Patient" else therapist).synthesize(line.text)
+            for line in script
+        }
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="demo-therapist", daemon=True)
 
@@ -148,7 +164,8 @@ class SimulatedTherapist:
     def stop(self) -> None:
         self._stopped.set()
         self._thread.join(5.0)
-        self._voice.close()
+        for voice in self._voices:
+            voice.close()
 
     def _wait_for_quiet(self) -> None:
         quiet_since = self._room.clock()
@@ -169,8 +186,8 @@ class SimulatedTherapist:
         return False
 
     def _speak(self, line: Line) -> None:
-        audio: Audio = self._lines[line.text]
-        self._say(line.text)
+        audio: Audio = self._lines[line]
+        self._say(line)
         self._room.mouth.play(audio)
         self._stopped.wait(audio.duration)
 
@@ -248,7 +265,9 @@ def _session(protocol_name: str, store: SessionStore, folder: Path, out: Stamped
     profile = load_profiles().get(None)
     vocabulary = load_vocabulary(profile.language)
     runner = SessionRunner(
-        Session(plan, SessionSettings(False, 2.0)),
+        # The contraindication screen is skipped (and recorded so): the simulated patient has no
+        # answers to give, and the demo is about guiding the massage.
+        Session(plan, SessionSettings(screen=False)),
         Phraser(load_phrasebook(profile.language)),
         vocabulary,
         store,
@@ -267,8 +286,8 @@ def _session(protocol_name: str, store: SessionStore, folder: Path, out: Stamped
     runner.keyboard_ends_session = False
     runner.show_ignored = True
 
-    def said(text: str) -> None:
-        print(f"Therapist: {text}", file=out, flush=True)
+    def said(line: Line) -> None:
+        print(f"{line.speaker}: {line.text}", file=out, flush=True)
 
     def typed(text: str) -> None:
         print(f"Therapist (typing): {text}", file=out, flush=True)

@@ -27,7 +27,10 @@ REQUIRED_PHRASES = frozenset(
         "status_finished", "budget_warning", "budget_limit", "budget_limit_open",
         "session_complete", "session_stopped", "count", "voice_louder", "voice_quieter",
         "voice_slower", "voice_faster", "help_running", "help_paused", "help_pain", "help_other",
-        "microphone_lost", "microphone_back", "count_other_side",
+        "microphone_lost", "microphone_back", "count_other_side", "help_screening",
+        "screen_intro", "screen_question", "screen_present", "screen_absent",
+        "screen_first_question", "screen_answer_first", "screen_pain", "screen_blocked",
+        "screen_relative", "screen_clear", "no_question", "screen_status", "screen_blocking",
     }
 )  # fmt: skip
 
@@ -266,8 +269,28 @@ class Phraser:
             Phase.RUNNING: "help_running",
             Phase.PAUSED: "help_paused",
             Phase.PAIN_HOLD: "help_pain",
+            Phase.SCREENING: "help_screening",
         }.get(phase, "help_other")
         return self.phrase(key)
+
+    def _render_screen_intro(self, total: int) -> str:
+        return self.phrase("screen_intro", total=self.number(total))
+
+    def _render_screen_status(self, number: int, total: int) -> str:
+        return self.phrase("screen_status", number=self.number(number), total=self.number(total))
+
+    def _render_screen_noted(self, name: str, yes: bool) -> str:
+        # Said back so a misheard answer is caught; never as "yes" or "no", which it listens for.
+        return self.phrase("screen_present" if yes else "screen_absent", name=name)
+
+    def _render_screen_blocked(self, names: tuple[str, ...]) -> str:
+        return self.phrase("screen_blocked", names=self.join(names))
+
+    def _render_screen_blocking(self, names: tuple[str, ...]) -> str:
+        return self.phrase("screen_blocking", names=self.join(names))
+
+    def _render_screen_relative(self, names: tuple[str, ...]) -> str:
+        return self.phrase("screen_relative", names=self.join(names))
 
     def _render_still_paused(self, intent: Any) -> str:
         return self.phrase("still_paused")

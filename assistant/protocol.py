@@ -150,8 +150,51 @@ class ClinicSettings(Strict):
     gentle_variant: GentleVariant = GentleVariant()
 
 
+_ID = r"^[a-z0-9][a-z0-9_-]*$"
+
+
+class Contraindication(Strict):
+    """A condition asked about before the first step, as a question answered yes or no."""
+
+    id: Annotated[str, Field(pattern=_ID)]
+    name: str  # how it is named when the session is blocked or softened because of it
+    question: str
+    # Yes means the affected areas are left out and their neighbours worked (an exacerbation).
+    neighbouring_areas_only: bool = False
+
+
+class Contraindications(Strict):
+    """Absolute ones block the session; relative ones are recorded and make it gentle."""
+
+    source: str | None = None
+    absolute: tuple[Contraindication, ...] = ()
+    relative: tuple[Contraindication, ...] = ()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Contraindications:
+        ids = [c.id for c in (*self.absolute, *self.relative)]
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            raise ValueError(f"listed more than once: {', '.join(repeated)}")
+        blocking = [c.id for c in self.absolute if c.neighbouring_areas_only]
+        if blocking:
+            raise ValueError(
+                f"neighbouring_areas_only is for relative contraindications: {', '.join(blocking)}"
+            )
+        return self
+
+    def with_general(self, general: Contraindications) -> Contraindications:
+        """The general list first, then this one's; an entry here replaces a general one of its id."""
+        own = {c.id for c in (*self.absolute, *self.relative)}
+        return Contraindications(
+            source=self.source,
+            absolute=(*(c for c in general.absolute if c.id not in own), *self.absolute),
+            relative=(*(c for c in general.relative if c.id not in own), *self.relative),
+        )
+
+
 class Protocol(Strict):
-    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+    id: Annotated[str, Field(pattern=_ID)]
     title: str
     source: str | None = None
     spine_section: str
@@ -160,3 +203,4 @@ class Protocol(Strict):
     stages: Annotated[tuple[Stage, ...], Field(min_length=1)]
     rules: CourseRules
     settings: ClinicSettings
+    contraindications: Contraindications = Contraindications()

@@ -30,6 +30,7 @@ from assistant.session import (
     Command,
     EndSession,
     Event,
+    ExpectAnswers,
     Phase,
     Record,
     ResumePoint,
@@ -180,7 +181,7 @@ def begin_session(
 
 @dataclass(frozen=True)
 class RunResult:
-    outcome: str  # "completed", "stopped" or "interrupted"
+    outcome: str  # "completed", "stopped", "blocked" (by the screen) or "interrupted"
     session_id: int
 
 
@@ -205,7 +206,13 @@ class SessionRunner:
         self.events: queue.Queue[RunnerEvent] = queue.Queue()
         self.timers = Timers(self.post, clock)
         self.guidance: Guidance = PrintedGuidance(self.post, clock, out)
-        self._commands_by_name = {intent.value: intent for intent in Intent}
+        self._commands_by_name = {
+            **{intent.value: intent for intent in Intent},
+            "y": Intent.YES,
+            "n": Intent.NO,
+        }
+        # Told when the session starts or stops waiting for a yes/no answer (the listener).
+        self.answer_listeners: list[Callable[[bool], None]] = []
         self._outcome: str | None = None
         # With a microphone listening, the keyboard closing (no terminal) ends nothing.
         self.keyboard_ends_session = True
@@ -316,5 +323,8 @@ class SessionRunner:
                 self.timers.cancel(action.name)
             elif isinstance(action, ChangeVoice):
                 self.guidance.change_voice(action.intent)
+            elif isinstance(action, ExpectAnswers):
+                for listener in self.answer_listeners:
+                    listener(action.on)
             elif isinstance(action, EndSession):
                 self._outcome = action.outcome

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
-from assistant.intents import VOICE_SETTING_INTENTS, Intent
-from assistant.plan import SessionPlan, Step
+from assistant.intents import ANSWER_INTENTS, VOICE_SETTING_INTENTS, Intent
+from assistant.plan import SessionPlan, Step, build_plan
+from assistant.protocol import Contraindication
 
 
 class Phase(str, Enum):
     READY = "ready"
+    SCREENING = "screening"  # asking the contraindication questions before the first step
     RUNNING = "running"
     PAUSED = "paused"
     PAIN_HOLD = "pain_hold"
@@ -36,6 +38,7 @@ class ResumePoint:
     active_seconds: float
     warnings_given: frozenset[str] = frozenset()
     holding_for_pain: bool = False  # a pain event not yet followed by resume or next
+    screen_pending: bool = False  # stopped before the contraindication screen was finished
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,23 @@ class EndSession:
     outcome: str
 
 
-Action = Say | StopSpeaking | Record | StartTimer | CancelTimer | ChangeVoice | EndSession
+@dataclass(frozen=True)
+class ExpectAnswers:
+    """Listen for yes and no (a question is waiting) or, with on False, for commands only."""
+
+    on: bool
+
+
+Action = (
+    Say
+    | StopSpeaking
+    | Record
+    | StartTimer
+    | CancelTimer
+    | ChangeVoice
+    | EndSession
+    | ExpectAnswers
+)
 
 _COUNT_TEMPO = {Intent.SLOWER: 1.25, Intent.FASTER: 0.8}
 
@@ -128,6 +147,19 @@ _NAVIGATION = frozenset({Intent.NEXT, Intent.BACK, Intent.SKIP, Intent.REPEAT})
 class SessionSettings:
     count_aloud: bool = False
     count_interval_seconds: float = 2.0
+    screen: bool = True  # ask the contraindication questions before the first step
+
+
+@dataclass(frozen=True)
+class ScreenQuestion:
+    contraindication: Contraindication
+    absolute: bool
+
+
+@dataclass(frozen=True)
+class ScreenAnswer:
+    question: ScreenQuestion
+    yes: bool
 
 
 class Session:
@@ -145,6 +177,8 @@ class Session:
         self._announced_stage: int | None = None
         self._counted = 0
         self._count_interval = self.settings.count_interval_seconds
+        self.screen_questions = self._screen_questions()
+        self.screen_answers: list[ScreenAnswer] = []
 
     # --- queries ---
 
@@ -182,6 +216,9 @@ class Session:
             self._active_before = resume.active_seconds
             self.warnings_given = set(resume.warnings_given)
             actions.append(self._record("session_resumed", event.at))
+            if resume.screen_pending and self.screen_questions:
+                # No massage before every question has its answer: the screen starts over.
+                return [*actions, *self._begin_screen()]
             actions.append(Say(Message("session_resumed", self._where(event.at))))
         else:
             actions.append(
@@ -193,19 +230,27 @@ class Session:
                     gentle=self.gentle,
                     steps_total=len(plan.steps),
                     budget_minutes=plan.budget.limit_minutes,
+                    screen=self._screen_state(),
                 )
             )
+            if self.screen_questions:
+                return [*actions, *self._begin_screen()]
             actions.extend(self._intro())
-        self._active_since = event.at
+        return [*actions, *self._begin_massage(event.at, resume)]
+
+    def _begin_massage(self, at: float, resume: ResumePoint | None = None) -> list[Action]:
+        """From the screen or the start: the time budget runs and the first step is announced."""
+        actions: list[Action] = []
+        self._active_since = at
         if resume is not None and resume.holding_for_pain:
             # The patient was in pain when the program stopped: still wait for resume or next.
             self.phase = Phase.PAIN_HOLD
-            actions.extend(self._schedule_budget(event.at))
+            actions.extend(self._schedule_budget(at))
             actions.append(Say(Message("pain", self._pain_slots())))
             return actions
         self.phase = Phase.RUNNING
-        actions.extend(self._schedule_budget(event.at))
-        actions.extend(self._enter_step(self.step_index, event.at))
+        actions.extend(self._schedule_budget(at))
+        actions.extend(self._enter_step(self.step_index, at))
         return actions
 
     def _intro(self) -> list[Action]:
@@ -227,6 +272,139 @@ class Session:
             says.append(Message("gentle_session", {}))
         return [Say(m) for m in says]
 
+    # --- the contraindication screen ---
+
+    def _screen_questions(self) -> tuple[ScreenQuestion, ...]:
+        if not self.settings.screen:
+            return ()
+        listed = self.plan.protocol.contraindications
+        questions = [ScreenQuestion(c, absolute=True) for c in listed.absolute] + [
+            ScreenQuestion(c, absolute=False)
+            for c in listed.relative
+            # An exacerbation already on record (the patient's, or --exacerbation) is not asked.
+            if not (c.neighbouring_areas_only and self.plan.options.exacerbation)
+        ]
+        return tuple(questions)
+
+    def _begin_screen(self) -> list[Action]:
+        self.phase = Phase.SCREENING
+        self.screen_answers.clear()
+        total = len(self.screen_questions)
+        return [Say(Message("screen_intro", {"total": total})), ExpectAnswers(True), self._ask()]
+
+    def _screen_state(self) -> str:
+        if not self.settings.screen:
+            return "skipped"
+        return "asked" if self.screen_questions else "nothing to ask"
+
+    def _ask(self) -> Say:
+        number = len(self.screen_answers)
+        question = self.screen_questions[number].contraindication.question
+        slots = {"question": question, "number": number + 1, "total": len(self.screen_questions)}
+        return Say(Message("screen_question", slots))
+
+    def _blocking(self) -> Contraindication | None:
+        """The absolute contraindication just answered yes, waiting to be confirmed or taken back."""
+        last = self.screen_answers[-1] if self.screen_answers else None
+        if last is not None and last.yes and last.question.absolute:
+            return last.question.contraindication
+        return None
+
+    def _while_screening(self, event: Command) -> list[Action]:
+        intent, at = event.intent, event.at
+        record = self._record_command(event)
+        blocking = self._blocking()
+        if intent is Intent.BACK:
+            if not self.screen_answers:
+                return [record, Say(Message("screen_first_question", {})), self._ask()]
+            withdrawn = self.screen_answers.pop()
+            taken_back = self._record(
+                "screen_answer_withdrawn",
+                at,
+                contraindication=withdrawn.question.contraindication.id,
+            )
+            return [record, StopSpeaking(), taken_back, self._ask()]
+        if blocking is not None:
+            # A misheard yes must not end the session unheard: it stands once confirmed.
+            if intent in (Intent.YES, Intent.STOP):
+                return [record, StopSpeaking(), *self._screen_done(at)]
+            return [record, Say(Message("screen_blocking", {"names": (blocking.name,)}))]
+        if intent in ANSWER_INTENTS:
+            return [record, *self._answer(intent is Intent.YES, at)]
+        if intent is Intent.STOP:
+            return [*self._finish(event, "stopped"), ExpectAnswers(False)]
+        if intent is Intent.REPEAT:
+            return [record, StopSpeaking(), self._ask()]
+        return [record, Say(Message("screen_answer_first", {})), self._ask()]
+
+    def _answer(self, yes: bool, at: float) -> list[Action]:
+        question = self.screen_questions[len(self.screen_answers)]
+        contraindication = question.contraindication
+        self.screen_answers.append(ScreenAnswer(question, yes))
+        noted = self._record(
+            "screen_answer",
+            at,
+            contraindication=contraindication.id,
+            name=contraindication.name,
+            question=contraindication.question,
+            absolute=question.absolute,
+            answer="yes" if yes else "no",
+        )
+        said = Say(Message("screen_noted", {"name": contraindication.name, "yes": yes}))
+        if yes and question.absolute:
+            return [
+                noted,
+                said,
+                Say(Message("screen_blocking", {"names": (contraindication.name,)})),
+            ]
+        if len(self.screen_answers) < len(self.screen_questions):
+            return [noted, said, self._ask()]
+        return [noted, said, *self._screen_done(at)]
+
+    def _screen_done(self, at: float) -> list[Action]:
+        absolute = [
+            a.question.contraindication
+            for a in self.screen_answers
+            if a.yes and a.question.absolute
+        ]
+        relative = [
+            a.question.contraindication
+            for a in self.screen_answers
+            if a.yes and not a.question.absolute
+        ]
+        if absolute:
+            result = self._record(
+                "screen_result", at, outcome="blocked", absolute=[c.id for c in absolute]
+            )
+            names = tuple(c.name for c in absolute)
+            return [
+                result,
+                ExpectAnswers(False),
+                Say(Message("screen_blocked", {"names": names})),
+                *self._finish_records(at, "blocked"),
+                EndSession("blocked"),
+            ]
+        actions: list[Action] = [ExpectAnswers(False)]
+        if relative:
+            self.gentle = True
+            if any(c.neighbouring_areas_only for c in relative):
+                options = replace(self.plan.options, exacerbation=True)
+                self.plan = build_plan(self.plan.protocol, options)
+            names = tuple(c.name for c in relative)
+            actions.append(Say(Message("screen_relative", {"names": names})))
+        else:
+            actions.append(Say(Message("screen_clear", {})))
+        result = self._record(
+            "screen_result",
+            at,
+            outcome="gentle" if relative else "clear",
+            relative=[c.id for c in relative],
+            exacerbation=self.plan.options.exacerbation,
+            gentle=self.gentle,
+            steps_total=len(self.plan.steps),
+        )
+        return [result, *actions, *self._intro(), *self._begin_massage(at)]
+
     # --- commands ---
 
     def _command(self, event: Command) -> list[Action]:
@@ -235,6 +413,13 @@ class Session:
             return self._pain(event)
         if intent is Intent.HELP:
             return [self._record_command(event), Say(Message("help", {"phase": self.phase}))]
+        if self.phase is Phase.SCREENING and intent is Intent.STATUS:
+            slots = {"number": len(self.screen_answers) + 1, "total": len(self.screen_questions)}
+            return [self._record_command(event), Say(Message("screen_status", slots))]
+        if self.phase is Phase.SCREENING and intent not in VOICE_SETTING_INTENTS:
+            return self._while_screening(event)
+        if intent in ANSWER_INTENTS:
+            return [Say(Message("no_question", {}))]
         if intent is Intent.STATUS:
             return [self._record_command(event), Say(Message("status", self._where(event.at)))]
         if intent in VOICE_SETTING_INTENTS:
@@ -347,6 +532,9 @@ class Session:
             actions.extend(self._schedule_budget(event.at))
         elif previous is Phase.RUNNING:
             self.phase = Phase.PAIN_HOLD
+        elif previous is Phase.SCREENING:
+            # Nothing is being done to the patient yet: note it, and go on with the questions.
+            return [*actions, Say(Message("screen_pain", {})), self._ask()]
         actions.append(Say(Message("pain", self._pain_slots())))
         return actions
 

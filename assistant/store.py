@@ -88,6 +88,7 @@ class SessionSummary:
             "session_number": s.session_number,
             "patient": s.patient,
             "exacerbation": s.exacerbation,
+            "gentle": s.gentle,
             "started_at": s.started_at,
             "ended_at": s.ended_at,
             "outcome": s.outcome,
@@ -170,6 +171,12 @@ class SessionStore:
                 "UPDATE sessions SET ended_at = ?, outcome = ? WHERE id = ?",
                 (at, data.get("outcome"), session_id),
             )
+        elif kind == "screen_result" and "steps_total" in data:
+            # A relative contraindication found by the screen changes the session's plan.
+            self._db.execute(
+                "UPDATE sessions SET exacerbation = ?, gentle = ?, steps_total = ? WHERE id = ?",
+                (int(data["exacerbation"]), int(data["gentle"]), data["steps_total"], session_id),
+            )
 
     # --- reading ---
 
@@ -209,20 +216,25 @@ class SessionStore:
         active = 0.0
         warnings: set[str] = set()
         holding = False
+        screen_pending = False
         for event in self.events(session_id):
             step = int(event.data.get("step", step))
             active = max(active, float(event.data.get("active_seconds", 0.0)))
-            if event.kind == "pain" or (
-                event.kind == "session_started" and event.data.get("gentle")
+            if event.kind in ("pain", "session_started", "screen_result") and (
+                event.kind == "pain" or event.data.get("gentle")
             ):
                 gentle = True
             if event.kind in (BUDGET_WARNING, BUDGET_LIMIT):
                 warnings.add(event.kind)
-            if event.kind == "pain":
+            if event.kind == "pain" and event.data.get("phase") != "screening":
                 holding = True
             elif event.kind in ("resumed", "step_started"):
                 holding = False
-        return ResumePoint(step, gentle, active, frozenset(warnings), holding)
+            if event.kind == "session_started":
+                screen_pending = event.data.get("screen") == "asked"
+            elif event.kind == "screen_result":
+                screen_pending = False
+        return ResumePoint(step, gentle, active, frozenset(warnings), holding, screen_pending)
 
     def summary(self, session: StoredSession) -> SessionSummary:
         completed: set[int] = set()

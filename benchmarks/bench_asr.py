@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from assistant.intents import Intent
 from assistant.listening import Listener, ListenerSettings
 from assistant.listening.engines import SAMPLE_RATE
+from assistant.vocabulary import normalize
 from benchmarks import corpus
 
 DISTRACTOR_CONDITIONS = ("clean", "pink_10db", "music_10db")
@@ -43,11 +44,18 @@ def _settings(overrides: list[str]) -> ListenerSettings:
         key, _, raw = item.partition("=")
         if key.startswith("segmenter."):
             key = key.removeprefix("segmenter.")
-            segmenter[key] = type(getattr(defaults.segmenter, key))(raw)
+            segmenter[key] = _parse(getattr(defaults.segmenter, key), raw)
         else:
-            values[key] = type(getattr(defaults, key))(raw)
+            values[key] = _parse(getattr(defaults, key), raw)
     values["segmenter"] = dataclasses.replace(defaults.segmenter, **segmenter)
     return dataclasses.replace(defaults, **values)
+
+
+def _parse(default: Any, raw: str) -> Any:
+    """raw as the type of default; "false", "no" and "0" are False for a flag."""
+    if isinstance(default, bool):
+        return raw.strip().lower() not in ("false", "no", "0")
+    return type(default)(raw)
 
 
 def _run_clips(args: tuple[str, list[str], list[str], list[str], str | None]) -> dict[str, Any]:
@@ -62,8 +70,11 @@ def _run_clips(args: tuple[str, list[str], list[str], list[str], str | None]) ->
         clips += corpus.sentence_clips(
             corpus.THERAPIST_SENTENCES, "distractor", talkers, [condition]
         )
+        clips += corpus.sentence_clips(corpus.PATIENT_REPLIES, "reply", talkers, [condition])
         clips += corpus.human_clips([condition])
     listener = Listener(settings=_settings(overrides), vosk_model=vosk_model)
+    vocabulary = listener.vocabulary
+    listed = {*vocabulary.answer_table(), *vocabulary.other_speech_phrases()}
     outcomes = []
     cpu = 0.0
     audio_s = 0.0
@@ -92,7 +103,7 @@ def _run_clips(args: tuple[str, list[str], list[str], list[str], str | None]) ->
         outcomes.append(
             {
                 "name": clip.name,
-                "kind": clip.kind,
+                "kind": _kind(clip, listed),
                 "intent": clip.intent.value if clip.intent else None,
                 "accepted": accepted,
                 "confidences": confidences,
@@ -108,6 +119,13 @@ def _run_clips(args: tuple[str, list[str], list[str], list[str], str | None]) ->
         "engine": listener.choice.name,
         "engine_reason": listener.choice.reason,
     }
+
+
+def _kind(clip: corpus.Clip, listed: set[str]) -> str:
+    """A patient's reply is scored apart by whether the vocabulary lists it as other speech."""
+    if clip.kind != "reply":
+        return clip.kind
+    return "reply (listed)" if normalize(clip.text) in listed else "reply (not listed)"
 
 
 _IDLE_PROBE = """
@@ -146,6 +164,7 @@ def _summarise(results: list[dict[str, Any]], show_errors: bool) -> dict[str, An
     distractors = 0
     false_accepts = 0
     false_by_condition: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    false_by_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     errors: list[str] = []
     for result in results:
         condition = result["condition"]
@@ -162,9 +181,11 @@ def _summarise(results: list[dict[str, Any]], show_errors: bool) -> dict[str, An
             else:
                 distractors += 1
                 false_by_condition[condition][1] += 1
+                false_by_kind[o["kind"]][1] += 1
                 if o["accepted"]:
                     false_accepts += 1
                     false_by_condition[condition][0] += 1
+                    false_by_kind[o["kind"]][0] += 1
                     if show_errors:
                         errors.append(f"FA {o['name']}: {o['accepted']}")
         if hits:
@@ -191,6 +212,9 @@ def _summarise(results: list[dict[str, Any]], show_errors: bool) -> dict[str, An
         "false_accepts_by_condition": {
             c: f"{v[0]}/{v[1]}" for c, v in sorted(false_by_condition.items())
         },
+        # distractor: the therapist's sentences; reply: a patient's short answers, listed in the
+        # vocabulary's other_speech (or answers) or not; human: recorded readings and card names
+        "false_accepts_by_kind": {c: f"{v[0]}/{v[1]}" for c, v in sorted(false_by_kind.items())},
         "latency_ms": {
             "p50": round(float(np.percentile(latencies, 50)), 1) if latencies else None,
             "p95": round(float(np.percentile(latencies, 95)), 1) if latencies else None,
@@ -220,7 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     for _ in corpus.command_clips([s for s in corpus.SPEAKERS if s.name in speakers], []):
         pass
     talkers = [s for s in corpus.SPEAKERS if s.name in DISTRACTOR_SPEAKERS]
-    for _ in corpus.sentence_clips(corpus.THERAPIST_SENTENCES, "distractor", talkers, []):
+    for _ in corpus.sentence_clips(
+        corpus.THERAPIST_SENTENCES + corpus.PATIENT_REPLIES, "distractor", talkers, []
+    ):
         pass
     jobs = [(c, speakers, args.set, kinds, args.vosk_model) for c in conditions]
     with multiprocessing.get_context("spawn").Pool(max(1, min(args.jobs, len(jobs)))) as pool:

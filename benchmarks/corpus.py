@@ -85,6 +85,35 @@ THERAPIST_SENTENCES: tuple[str, ...] = (
 )
 
 
+# What a patient answers during a session: short, and so the hardest to tell from a command.
+PATIENT_REPLIES: tuple[str, ...] = (
+    "Yes.",
+    "No.",
+    "Okay.",
+    "Yeah.",
+    "Sure.",
+    "Mm-hmm.",
+    "Thank you.",
+    "That's fine.",
+    "That's better.",
+    "Much better.",
+    "A little.",
+    "A bit lower.",
+    "A bit higher.",
+    "Right there.",
+    "Just there.",
+    "Not really.",
+    "Not at all.",
+    "I'm fine.",
+    "It's okay.",
+    "Yes, that's good.",
+    "No, it's fine.",
+    "That feels nice.",
+    "Lovely.",
+    "Bit sore.",
+)
+
+
 def assistant_announcements(protocol: str = "cervical") -> tuple[str, ...]:
     """What the assistant itself says in a session, worded by the real phrase book.
 
@@ -120,7 +149,7 @@ class Clip:
     audio: np.ndarray  # int16, RATE Hz mono
     text: str
     intent: Intent | None
-    kind: str  # "command", "distractor", "human" or "announcement"
+    kind: str  # "command", "distractor", "reply", "human" or "announcement"
     speaker: str
     condition: str
     speech_start: float

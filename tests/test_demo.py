@@ -13,11 +13,11 @@ from tests.recorded import CLI, ROOT, history
 
 
 def _between(lines: list[str], start: str) -> list[str]:
-    """The transcript lines after the first one containing start, up to the therapist's next."""
+    """The transcript lines after the first one containing start, up to the next one spoken."""
     first = next(i for i, line in enumerate(lines) if start in line)
     following = []
     for line in lines[first + 1 :]:
-        if "Therapist" in line:
+        if "Therapist" in line or "Patient:" in line:
             break
         following.append(line)
     return following
@@ -66,6 +66,8 @@ def test_the_transcript_shows_pain_handled_and_conversation_ignored(
     after_chat = _between(lines, "Therapist: Next week we will work on the lower back.")
     assert not any("[heard]" in line for line in after_chat)
     assert any("[ignored]" in line for line in after_chat)
+    after_reply = _between(lines, "Patient: That's fine, thank you.")
+    assert not any("[heard]" in line for line in after_reply)
 
 
 def test_the_demo_session_is_recorded_and_reported(demo: tuple[Path, Path, str]) -> None:

@@ -71,7 +71,7 @@ def test_a_whole_session_driven_by_a_recording_headless(recording, tmp_path: Pat
     path, _spans = recording
     db, spoken = tmp_path / "s.sqlite3", tmp_path / "assistant.wav"
     result = subprocess.run(
-        [*CLI, "run", "cervical", "--audio-file", str(path), "--no-voice", "--db", str(db)],
+        [*CLI, "run", "cervical", "--skip-screen", "--audio-file", str(path), "--no-voice", "--db", str(db)],
         capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -88,7 +88,7 @@ def test_a_whole_session_driven_by_a_recording_headless(recording, tmp_path: Pat
     # With a voice rendered to a file the same recording still steers the session: pain cuts in
     # whatever the assistant is saying.
     result = subprocess.run(
-        [*CLI, "run", "cervical", "--audio-file", str(path), "--speak-to", str(spoken), "--db", str(db)],
+        [*CLI, "run", "cervical", "--skip-screen", "--audio-file", str(path), "--speak-to", str(spoken), "--db", str(db)],
         capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr

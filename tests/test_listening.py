@@ -238,3 +238,27 @@ def test_vosk_engine(corpus) -> None:
         assert _accepted(listen_to_samples(clip.audio, _fresh(listener))) == [Intent.PAIN]
     for clip in corpus.sentence_clips(corpus.THERAPIST_SENTENCES[:3], "distractor", [speaker]):
         assert not _accepted(listen_to_samples(clip.audio, _fresh(listener)))
+
+
+def test_yes_and_no_are_heard_only_while_a_question_waits(listener: Listener, corpus) -> None:
+    answers = load_vocabulary().answers
+    speakers = [s for s in corpus.SPEAKERS if s.name in ("hibari", "hibari-low")]
+    misses, obeyed = [], []
+    for clip in corpus.command_clips(speakers, ["clean"], answers):
+        asking = _fresh(listener)
+        asking.listen_for_answers(True)
+        decisions = listen_to_samples(clip.audio, asking)
+        if _accepted(decisions) != [clip.intent]:
+            misses.append((clip.name, [(d.text, d.reason) for d in decisions]))
+        # The same words during the massage (no question waiting) are not taken for anything.
+        massaging = _fresh(listener)
+        massaging.listen_for_answers(False)
+        if _accepted(listen_to_samples(clip.audio, massaging)):
+            obeyed.append(clip.name)
+    assert not misses
+    assert not obeyed
+    # Commands still work while a question waits: stop session, patient in pain.
+    asking = _fresh(listener)
+    asking.listen_for_answers(True)
+    stop = next(corpus.command_clips(speakers[:1], ["clean"], {Intent.STOP: ("stop session",)}))
+    assert _accepted(listen_to_samples(stop.audio, asking)) == [Intent.STOP]

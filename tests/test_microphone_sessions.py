@@ -68,7 +68,7 @@ def _start_session(
     pulse_audio: PrivatePulseAudio, db: Path, *flags: str
 ) -> tuple[subprocess.Popen, LineReader]:
     process = subprocess.Popen(
-        [*CLI, "run", "cervical", "--no-voice", "--db", str(db), *flags],
+        [*CLI, "run", "cervical", "--skip-screen", "--no-voice", "--db", str(db), *flags],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -178,7 +178,17 @@ def test_the_assistant_hears_itself_but_obeys_only_the_therapist(
     ).strip()  # fmt: skip
     db = tmp_path / "s.sqlite3"
     process = subprocess.Popen(
-        [*CLI, "run", "cervical", "--voice", "clear", "--show-ignored", "--db", str(db)],
+        [
+            *CLI,
+            "run",
+            "cervical",
+            "--skip-screen",
+            "--voice",
+            "clear",
+            "--show-ignored",
+            "--db",
+            str(db),
+        ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

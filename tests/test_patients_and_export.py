@@ -19,7 +19,7 @@ from assistant.patients import find_patient, patient_name, patients
 from assistant.phrasing import Phraser, load_phrasebook
 from assistant.plan import SessionOptions, build_plan
 from assistant.runner import InputClosed, SessionRunner, Typed, wall_clock_now
-from assistant.session import Session
+from assistant.session import Session, SessionSettings
 from assistant.store import SessionStore
 from assistant.vocabulary import load_vocabulary
 
@@ -55,7 +55,7 @@ def run_typed(
         started_at=wall_clock_now(),
     )
     runner = SessionRunner(
-        Session(plan),
+        Session(plan, SessionSettings(screen=False)),
         Phraser(load_phrasebook()),
         load_vocabulary(),
         store,
@@ -145,6 +145,7 @@ def test_patients_through_the_command_line(tmp_path: Path) -> None:
     first = cli(
         "run",
         "cervical",
+        "--skip-screen",
         "--text",
         "--db",
         db,
@@ -155,19 +156,39 @@ def test_patients_through_the_command_line(tmp_path: Path) -> None:
     )
     assert first.returncode == 0, first.stderr
     assert "Session one." in first.stdout
-    second = cli("run", "cervical", "--text", "--db", db, "--patient", "anna k", stdin="stop\n")
+    second = cli(
+        "run",
+        "cervical",
+        "--skip-screen",
+        "--text",
+        "--db",
+        db,
+        "--patient",
+        "anna k",
+        stdin="stop\n",
+    )
     assert second.returncode == 0, second.stderr
     assert "Session two." in second.stdout
     # The remembered exacerbation still leaves the affected areas out.
     flare = "Exacerbation: do not work directly on the neck and spinal column"
     assert flare in first.stdout and flare in second.stdout
     cleared = cli(
-        "run", "cervical", "--text", "--db", db, "--patient", "Anna K", "--no-exacerbation",
+        "run", "cervical", "--skip-screen", "--text", "--db", db, "--patient", "Anna K", "--no-exacerbation",
         stdin="stop\n",
     )  # fmt: skip
     assert cleared.returncode == 0, cleared.stderr
     assert "Session three." in cleared.stdout and flare not in cleared.stdout
-    cli("run", "cervical", "--text", "--db", db, "--patient", "Boris P", stdin="stop\n")
+    cli(
+        "run",
+        "cervical",
+        "--skip-screen",
+        "--text",
+        "--db",
+        db,
+        "--patient",
+        "Boris P",
+        stdin="stop\n",
+    )
     anna = json.loads(cli("history", "--json", "--db", db, "--patient", "ANNA K").stdout)
     assert [(s["session_number"], s["patient"], s["exacerbation"]) for s in anna] == [
         (1, "Anna K", True),

@@ -41,7 +41,14 @@ def test_every_message_of_a_whole_session_is_worded_without_digits(
     session = Session(build_plan(load_protocol(name)[0], options))
     actions = session.handle(Start(0.0))
     at = 1.0
+    # The contraindication screen, with every kind of reply, a relative contraindication last.
+    screen = [Intent.STATUS, Intent.HELP, Intent.NEXT, Intent.BACK, Intent.NO, Intent.BACK]
+    screen += [Intent.REPEAT, Intent.PAIN, *[Intent.NO] * (len(session.screen_questions) - 1)]
+    relative_last = not session.screen_questions[-1].absolute
+    for intent in [*screen, Intent.YES if relative_last else Intent.NO]:
+        actions += session.handle(Command(intent, at))
     for intent in [
+        Intent.YES,
         Intent.STATUS,
         Intent.HELP,
         Intent.LOUDER,
@@ -67,6 +74,12 @@ def test_every_message_of_a_whole_session_is_worded_without_digits(
         actions += session.handle(Command(Intent.NEXT, at))
         at += 1
     actions += session.handle(Command(Intent.STATUS, at)) + session.handle(Command(Intent.PAIN, at))
+    blocked = Session(build_plan(load_protocol(name)[0], options))
+    actions += blocked.handle(Start(0.0)) + blocked.handle(Command(Intent.YES, 1.0))
+    actions += blocked.handle(Command(Intent.NEXT, 2.0)) + blocked.handle(Command(Intent.YES, 3.0))
+    said = {a.message.key for a in actions if isinstance(a, Say)}
+    assert {"screen_blocking", "screen_blocked", "no_question", "screen_pain"} <= said
+    assert ("screen_relative" in said) is relative_last
     texts = [PHRASER.render(a.message) for a in actions if isinstance(a, Say)]
     assert len(texts) > 30
     for text in texts:

@@ -129,7 +129,9 @@ def test_unknown_protocol_is_a_clear_error() -> None:
 
 def test_a_whole_session_through_a_pipe(tmp_path: Path) -> None:
     db = tmp_path / "s.sqlite3"
-    commands = [
+    # The contraindication screen first: five general questions and the exacerbation, all no.
+    commands = ["n", "no", "no", "no", "no there is not", "no"]
+    commands += [
         "next please",
         "how many left",
         "what is this",
@@ -148,6 +150,9 @@ def test_a_whole_session_through_a_pipe(tmp_path: Path) -> None:
         in out
     )
     assert "Step two of eighteen" in out
+    assert out.index("Does the patient have a fever?") < out.index("Fever: absent.")
+    assert out.index("Is the patient in an exacerbation?") < out.index("No contraindications.")
+    assert out.index("No contraindications.") < out.index("Stroking, upper back")
     assert "Unknown command 'what is this'" in out
     assert "Switch to gentle stroking on a neighbouring area" in out
     assert "Gently: stroking instead of ordinary kneading" in out
@@ -163,11 +168,46 @@ def test_a_whole_session_through_a_pipe(tmp_path: Path) -> None:
     assert session["steps_completed"] == 17
 
 
+def test_the_screen_blocks_a_session_or_makes_it_gentle_and_is_remembered(tmp_path: Path) -> None:
+    db = str(tmp_path / "s.sqlite3")
+    blocked = cli("run", "cervical", "--text", "--db", db, stdin="no\nno\nyes\nyes\n")
+    assert blocked.returncode == 0, blocked.stderr
+    assert "Thrombosis: present." in blocked.stdout
+    assert "The session will not start. Absolute contraindication to massage: thrombosis." in (
+        blocked.stdout
+    )
+    assert "Stroking" not in blocked.stdout
+    # The exacerbation: neighbouring areas only, gently, and the patient's record keeps it.
+    answers = "no\n" * 5 + "yes\n" + "stop session\n"
+    gentle = cli("run", "cervical", "--text", "--db", db, "--patient", "Vera M", stdin=answers)
+    assert gentle.returncode == 0, gentle.stderr
+    assert "Relative contraindication: an exacerbation." in gentle.stdout
+    assert "Exacerbation: do not work directly on the neck and spinal column" in gentle.stdout
+    skipped = cli("run", "cervical", "--text", "--db", db, "--skip-screen", stdin="stop session\n")
+    assert "contraindications" not in skipped.stdout
+    sessions = json.loads(cli("history", "--json", "--db", db).stdout)
+    assert [s["outcome"] for s in sessions] == ["blocked", "stopped", "stopped"]
+    assert sessions[1]["exacerbation"] and sessions[1]["gentle"]
+    assert sessions[1]["steps_total"] < sessions[2]["steps_total"]
+    # Next time the exacerbation is on record: not asked again, and worked around from the start.
+    again = cli("run", "cervical", "--text", "--db", db, "--patient", "Vera M", stdin="no\n" * 5)
+    assert "Is the patient in an exacerbation?" not in again.stdout
+    assert "five questions" in again.stdout.lower()
+    assert "Exacerbation: do not work directly" in again.stdout
+
+
 def test_session_number_and_database_from_the_environment(tmp_path: Path) -> None:
     db = tmp_path / "env.sqlite3"
     env = {**os.environ, "MASSAGE_ASSISTANT_DB": str(db)}
     result = cli(
-        "run", "lumbosacral", "--text", "--session-number", "6", stdin="stop session\n", env=env
+        "run",
+        "lumbosacral",
+        "--skip-screen",
+        "--text",
+        "--session-number",
+        "6",
+        stdin="stop session\n",
+        env=env,
     )
     assert (
         "Session six. Plan about fifteen minutes or more. The main technique in this session is grinding."
@@ -193,7 +233,7 @@ def _steps_started(db: Path) -> int:
 def test_a_killed_session_loses_nothing_and_resumes_where_it_stopped(tmp_path: Path) -> None:
     db = tmp_path / "crash.sqlite3"
     process = subprocess.Popen(
-        [*CLI, "run", "cervical", "--text", "--db", str(db)],
+        [*CLI, "run", "cervical", "--skip-screen", "--text", "--db", str(db)],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
@@ -235,7 +275,15 @@ def test_resume_with_nothing_to_resume_says_so(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("text", ["", "\n\n", "zzz\n"])
 def test_odd_input_never_crashes(tmp_path: Path, text: str) -> None:
-    result = cli("run", "cervical", "--text", "--db", str(tmp_path / "o.sqlite3"), stdin=text)
+    result = cli(
+        "run",
+        "cervical",
+        "--skip-screen",
+        "--text",
+        "--db",
+        str(tmp_path / "o.sqlite3"),
+        stdin=text,
+    )
     assert result.returncode == 0
     assert "Traceback" not in result.stderr
     assert "left open" in result.stdout
@@ -270,6 +318,7 @@ def test_counting_aloud_counts_the_repetitions_and_stops_on_next(tmp_path: Path)
             *CLI,
             "run",
             "cervical",
+            "--skip-screen",
             "--text",
             "--count",
             "--count-interval",

@@ -35,7 +35,7 @@ from assistant.reports.model import (
     STOPPED_HERE,
 )
 from assistant.runner import wall_clock_now
-from assistant.session import Command, Record, Session, Start
+from assistant.session import Command, Record, Session, SessionSettings, Start
 from assistant.store import SessionStore
 from assistant.vocabulary import load_vocabulary
 
@@ -58,6 +58,7 @@ def drive(
     patient: str | None = None,
     session_number: int | None = None,
     exacerbation: bool | None = None,
+    screen: bool = False,
 ) -> int:
     """A real session: the state machine's records go to SQLite as the runner writes them.
 
@@ -77,7 +78,7 @@ def drive(
         budget_minutes=plan.budget.limit_minutes,
         started_at=wall_clock_now(),
     )
-    session = Session(plan)
+    session = Session(plan, SessionSettings(screen=screen))
     vocabulary = load_vocabulary()
 
     def apply(actions: list[Any]) -> None:
@@ -109,12 +110,11 @@ def pain_session(store: SessionStore, tmp_path: Path, **options: Any) -> int:
     return drive(
         store,
         [
-            Extra(
-                "screen_answer", {"question": "Fever today?", "answer": "no", "kind": "absolute"}
-            ),
-            Extra(
-                "screen_answer", {"question": "Skin lesions?", "answer": True, "kind": "relative"}
-            ),
+            # The contraindication screen, through the session: thrombosis misheard, taken back.
+            *[(0, "no")] * 2,
+            (0, "yes"),
+            (0, "go back"),
+            *[(0, "no")] * 4,
             (40, "next please"),  # step 1 done after 40 s
             (70, "patient in pain"),  # during step 2
             Extra("pain_level", {"level": 6}),
@@ -126,6 +126,7 @@ def pain_session(store: SessionStore, tmp_path: Path, **options: Any) -> int:
             (190, "next", "next <b>now</b>"),  # step 4 done after 35 s of massage
             (700, "stop session"),  # 640 s of massage: over the 7-minute budget
         ],
+        screen=True,
         **options,
     )
 
@@ -151,7 +152,9 @@ def test_session_report_from_a_recorded_session(tmp_path: Path) -> None:
     assert report.steps[2].repetitions == "3"
     assert report.active_seconds == 640.0 and report.over_budget
 
+    screen = [("no", "no")] * 2 + [("yes", "yes"), ("back", "go back")] + [("no", "no")] * 4
     assert [(c.intent, c.heard) for c in report.commands] == [
+        *screen,
         ("next", "next please"),
         ("pain", "patient in pain"),
         ("next", "next"),
@@ -163,14 +166,21 @@ def test_session_report_from_a_recorded_session(tmp_path: Path) -> None:
     ]
     assert [(p.interrupted_step, p.level) for p in report.pain] == [(1, 6)]
     assert [(n.step, n.seconds) for n in report.voice_notes] == [(3, 12.5)]
-    assert [(a.question, a.answer, a.kind) for a in report.screen_answers] == [
-        ("Fever today?", "no", "absolute"),
-        ("Skin lesions?", "yes", "relative"),
+    assert [(a.name, a.answer, a.kind) for a in report.screen_answers] == [
+        ("fever", "no", "absolute"),
+        ("an acute inflammation or infection", "no", "absolute"),
+        ("thrombosis", "no", "absolute"),
+        ("skin lesions in the area to be massaged", "no", "absolute"),
+        ("a tumour", "no", "absolute"),
+        ("an exacerbation", "no", "relative"),
     ]
 
     soap = report.soap
     assert "Pain reported during step 2 (squeezing, upper back): 6/10." in soap.subjective
-    assert "Contraindication screen (absolute): Fever today? \u2014 no." in soap.subjective
+    assert (
+        "Contraindication screen (absolute): Does the patient have a fever? \u2014 no."
+        in soap.subjective
+    )
     assert (
         "2 of 18 steps completed in 10:40 of massage (budget 5\u20137 minutes)." in soap.objective
     )
@@ -220,7 +230,7 @@ def test_html_and_markdown_files_are_private_and_say_it_all(tmp_path: Path) -> N
     assert '<span class="left-after-pain">left after pain</span>' in html
     assert f'href="{(tmp_path / "notes" / "note 1.wav").as_uri()}"' in html
     assert "note%201.wav" in html
-    assert "<td>Fever today?</td><td>no</td><td>absolute</td>" in html
+    assert "<td>Does the patient have a fever?</td><td>no</td><td>absolute</td>" in html
     assert "<td>step 2 (squeezing, upper back)</td><td>6</td>" in html
     for heading in ("Subjective", "Objective", "Assessment", "Plan"):
         assert f"<h3>{heading}</h3>" in html
@@ -241,7 +251,7 @@ def test_html_and_markdown_files_are_private_and_say_it_all(tmp_path: Path) -> N
 def test_report_command_on_a_session_run_through_a_pipe(tmp_path: Path) -> None:
     db = tmp_path / "s.sqlite3"
     run = subprocess.run(
-        [*CLI, "run", "cervical", "--text", "--db", str(db)],
+        [*CLI, "run", "cervical", "--skip-screen", "--text", "--db", str(db)],
         input="next\npatient in pain\nresume\nnext\nskip\nstop session\n",
         capture_output=True,
         text=True,
@@ -399,3 +409,20 @@ def test_course_report_plot_loads_in_a_browser(tmp_path: Path) -> None:
         if isinstance(rgb, tuple) and all(abs(a - b) <= 6 for a, b in zip(rgb, bar, strict=True))
     )
     assert bar_pixels > 2000, "the plot's duration bars are not on the screenshot"
+
+
+def test_reports_of_a_blocked_session_and_of_one_with_the_screen_skipped(tmp_path: Path) -> None:
+    with SessionStore(tmp_path / "s.sqlite3") as store:
+        blocked_id = drive(store, [(0, "no"), (0, "yes"), (0, "yes")], screen=True)
+        skipped_id = drive(store, [(30, "stop session")])
+        blocked = build_session_report(store, blocked_id)
+        skipped = build_session_report(store, skipped_id)
+    assert blocked.session.outcome == "blocked"
+    assert blocked.soap.assessment[0] == (
+        "Session not started: absolute contraindication (an acute inflammation or infection)."
+    )
+    assert [(a.name, a.answer) for a in blocked.screen_answers] == [
+        ("fever", "no"),
+        ("an acute inflammation or infection", "yes"),
+    ]
+    assert "Contraindication screen skipped." in skipped.soap.subjective

@@ -37,8 +37,13 @@ def protocol_named(name: str) -> Protocol:
     return load_protocol(name)[0]
 
 
+# The massage flow is tested without the contraindication screen; tests/test_screen.py has it.
+NO_SCREEN = SessionSettings(screen=False)
+
+
 def make_session(name: str = "cervical", **options: object) -> Session:
-    return Session(build_plan(protocol_named(name), SessionOptions(**options)))  # type: ignore[arg-type]
+    plan = build_plan(protocol_named(name), SessionOptions(**options))  # type: ignore[arg-type]
+    return Session(plan, NO_SCREEN)
 
 
 def said(actions: list) -> list[str]:
@@ -50,6 +55,12 @@ def records(actions: list) -> list[str]:
 
 
 def in_phase(phase: Phase, at: float = 10.0) -> Session:
+    if phase is Phase.SCREENING:
+        session = Session(build_plan(protocol_named("cervical"), SessionOptions()))
+        session.handle(Start(0.0))
+        session.handle(Command(Intent.NO, 1.0))  # the first question answered, the second asked
+        assert session.phase is phase
+        return session
     session = make_session()
     if phase is Phase.READY:
         return session
@@ -155,7 +166,8 @@ def test_status_and_help_answer_in_every_phase_without_changing_it(
     session = in_phase(phase)
     step_before = session.step_index
     actions = session.handle(Command(intent, 20.0))
-    assert said(actions) == [intent.value]
+    screening_status = intent is Intent.STATUS and phase is Phase.SCREENING
+    assert said(actions) == ["screen_status" if screening_status else intent.value]
     assert session.phase is phase
     assert session.step_index == step_before
 
@@ -180,8 +192,13 @@ def test_pain_is_accepted_in_every_phase(phase: Phase) -> None:
     # Speech stops before anything else happens, and the event is recorded.
     assert isinstance(actions[0], StopSpeaking)
     assert "pain" in records(actions)
-    assert said(actions) == ["pain"]
     assert session.gentle
+    if phase is Phase.SCREENING:
+        # No technique has started: it is noted, and the questions go on.
+        assert said(actions) == ["screen_pain", "screen_question"]
+        assert session.phase is Phase.SCREENING
+        return
+    assert said(actions) == ["pain"]
     expected = Phase.FINISHED if phase is Phase.FINISHED else Phase.PAIN_HOLD
     assert session.phase is expected
 
@@ -229,7 +246,9 @@ def test_pain_before_the_start_makes_the_whole_session_gentle() -> None:
 
 def test_pain_cancels_counting_aloud() -> None:
     protocol = protocol_named("cervical")
-    session = Session(build_plan(protocol, SessionOptions()), SessionSettings(count_aloud=True))
+    session = Session(
+        build_plan(protocol, SessionOptions()), SessionSettings(count_aloud=True, screen=False)
+    )
     session.handle(Start(0.0))
     assert StartTimer(COUNT, 2.0) in session.handle(AnnouncementDone(0.5))
     actions = session.handle(Command(Intent.PAIN, 1.0))
@@ -408,7 +427,7 @@ def test_counting_aloud_counts_to_the_top_of_the_range_and_stops_on_next() -> No
     protocol = protocol_named("cervical")
     session = Session(
         build_plan(protocol, SessionOptions()),
-        SessionSettings(count_aloud=True, count_interval_seconds=1.5),
+        SessionSettings(count_aloud=True, count_interval_seconds=1.5, screen=False),
     )
     session.handle(Start(0.0))
     session.handle(Command(Intent.NEXT, 0.1))  # squeezing 3-4 times
@@ -427,7 +446,7 @@ def test_counting_aloud_counts_to_the_top_of_the_range_and_stops_on_next() -> No
 def test_counting_on_each_side_counts_the_range_twice_and_keeps_pace_with_the_voice() -> None:
     session = Session(
         build_plan(protocol_named("cervical"), SessionOptions()),
-        SessionSettings(count_aloud=True, count_interval_seconds=2.0),
+        SessionSettings(count_aloud=True, count_interval_seconds=2.0, screen=False),
     )
     session.handle(Start(0.0))  # stroking, six to seven times on each side
     session.handle(Command(Intent.SLOWER, 0.5))

@@ -27,6 +27,7 @@ def test_speak_to_renders_the_session_into_a_wav(tmp_path: Path) -> None:
             *CLI,
             "run",
             "cervical",
+            "--skip-screen",
             "--no-listen",
             "--speak-to",
             str(wav),
@@ -60,6 +61,7 @@ def test_an_unknown_voice_or_device_falls_back_to_print(tmp_path: Path) -> None:
                 *CLI,
                 "run",
                 "cervical",
+                "--skip-screen",
                 "--no-listen",
                 flag,
                 value,
@@ -92,7 +94,7 @@ def test_a_spoken_session_on_the_speakers_is_cut_short_by_pain(
     db = tmp_path / "s.sqlite3"
     with pulse_audio.record_speaker(recording):
         process = subprocess.Popen(
-            [*CLI, "run", "cervical", "--no-listen", "--db", str(db)],
+            [*CLI, "run", "cervical", "--skip-screen", "--no-listen", "--db", str(db)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

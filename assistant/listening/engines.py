@@ -41,6 +41,9 @@ class Engine(Protocol):
     def finish(self) -> Hypothesis:
         """End the utterance and return what was heard."""
 
+    def restrict(self, phrases: Iterable[str]) -> None:
+        """Decode only these phrases, all given at creation, from the next utterance on."""
+
     def prefers_phrase(self, pcm: bytes, phrase: str, other_words: Iterable[str]) -> bool:
         """Whether phrase explains the audio better than any run of other_words."""
 
@@ -136,11 +139,25 @@ class PocketSphinxEngine:
                 beam=1e-40,
                 pbeam=1e-40,
             )
-        self._grammar.add_jsgf_string("commands", _jsgf(phrases))
-        self._grammar.activate_search("commands")
+        self._searches: dict[tuple[str, ...], str] = {}
+        self._search = ""
+        self.restrict(phrases)
         self._dictionary_path = model / "cmudict-en-us.dict"
         self._known = set(known)
         self._not_in_dictionary: set[str] = set()
+
+    def restrict(self, phrases: Iterable[str]) -> None:
+        phrases = sorted({normalize(p) for p in phrases})
+        unknown = [p for p in phrases if p not in self._pronunciations]
+        if unknown:
+            raise ValueError(f"phrases not given at creation: {', '.join(unknown)}")
+        key = tuple(phrases)
+        if key not in self._searches:
+            self._searches[key] = f"phrases{len(self._searches)}"
+            self._grammar.add_jsgf_string(self._searches[key], _jsgf(phrases))
+        self._search = self._searches[key]
+        self._grammar.activate_search(self._search)
+        self._allowed = set(phrases)
 
     def start(self) -> None:
         self._grammar.start_utt()
@@ -156,7 +173,7 @@ class PocketSphinxEngine:
         hyp = self._grammar.hyp()
         text = normalize(hyp.hypstr) if hyp else ""
         frames = float(self._grammar.n_frames())
-        pronunciations = self._pronunciations.get(text)
+        pronunciations = self._pronunciations.get(text) if text in self._allowed else None
         if not pronunciations:
             return Hypothesis(text, 0.0, {"frames": frames})
         heard = [
@@ -198,7 +215,7 @@ class PocketSphinxEngine:
             self._grammar.end_utt()
             hyp = self._grammar.hyp()
         finally:
-            self._grammar.activate_search("commands")
+            self._grammar.activate_search(self._search)
         return hyp is not None and normalize(hyp.hypstr) == phrase
 
 
@@ -276,7 +293,8 @@ class VoskEngine:
         from vosk import KaldiRecognizer, Model, SetLogLevel
 
         SetLogLevel(-1)
-        self._phrases = sorted({normalize(p) for p in phrases})
+        self._known_phrases = {normalize(p) for p in phrases}
+        self._phrases: list[str] = sorted(self._known_phrases)
         try:
             self._model = Model(str(model_path))
         except Exception as error:  # vosk raises a bare Exception for a bad model folder
@@ -284,6 +302,14 @@ class VoskEngine:
         self._recognizer_type = KaldiRecognizer
         self._grammar = json.dumps([*self._phrases, "[unk]"])
         self._recognizer: Any = None
+
+    def restrict(self, phrases: Iterable[str]) -> None:
+        phrases = sorted({normalize(p) for p in phrases})
+        unknown = [p for p in phrases if p not in self._known_phrases]
+        if unknown:
+            raise ValueError(f"phrases not given at creation: {', '.join(unknown)}")
+        self._phrases = phrases
+        self._grammar = json.dumps([*phrases, "[unk]"])
 
     def start(self) -> None:
         self._recognizer = self._recognizer_type(self._model, SAMPLE_RATE, self._grammar)

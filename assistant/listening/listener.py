@@ -106,6 +106,9 @@ class ListenerSettings:
     echo_tail: float = 0.4
     # How far a word may sound from where its place in the sentence puts it (speech is uneven).
     echo_word_slack: float = 1.0
+    # Decode the vocabulary's other_speech phrases too, so that a patient's "thank you" is heard
+    # as itself instead of being forced into the nearest command (bench_asr: replies).
+    other_speech_in_grammar: bool = True
     segmenter: SegmenterSettings = field(default_factory=SegmenterSettings)
     per_intent: dict[Intent, float] = field(default_factory=dict)
 
@@ -136,12 +139,15 @@ class Listener:
     ) -> None:
         self.vocabulary = vocabulary or load_vocabulary()
         self._table = self.vocabulary.phrase_table()
+        every_phrase = [*self.vocabulary.every_phrase(), *self.vocabulary.other_speech_phrases()]
         if engine is None:
-            self.engine, self.choice = create_engine(choose_engine(vosk_model), self._table)
+            self.engine, self.choice = create_engine(choose_engine(vosk_model), every_phrase)
         else:
             self.choice = EngineChoice(engine.name, "engine given by the caller")
             self.engine = engine
         self.settings = settings or ListenerSettings()
+        self._restrict_engine()
+        self._wanted_table: dict[str, Intent] | None = None  # applied when an utterance starts
         self._segmenter = Segmenter(self.settings.segmenter)
         self._frame_bytes = self._segmenter.frame_bytes
         self._pending = b""
@@ -219,6 +225,8 @@ class Listener:
         with self._lock:
             if self._monotonic_origin is None:
                 self._monotonic_origin = time.monotonic() - len(data) / 2 / SAMPLE_RATE
+        if not self._in_utterance:
+            self._apply_wanted_table()
         decisions: list[Decision] = []
         self._pending += data
         size = self._frame_bytes
@@ -254,8 +262,34 @@ class Listener:
             self._held = None
         return [d for d in decisions if d is not None]
 
+    def listen_for_answers(self, on: bool) -> None:
+        """Hear yes, no and a few commands (a question waits), or the commands only.
+
+        Takes effect from the next utterance: one being decoded keeps its grammar. The engine
+        is switched by the thread that feeds it.
+        """
+        with self._lock:
+            vocabulary = self.vocabulary
+            self._wanted_table = vocabulary.question_table() if on else vocabulary.phrase_table()
+
+    def _apply_wanted_table(self) -> None:
+        with self._lock:
+            wanted, self._wanted_table = self._wanted_table, None
+        if wanted is not None:
+            self._table = wanted
+            self._restrict_engine()
+
+    def _restrict_engine(self) -> None:
+        # The answers stay in the grammar when they are not wanted, to be rejected: otherwise a
+        # patient's "yes" or "no" during the massage is forced into the nearest command ("next").
+        phrases = [*self._table, *self.vocabulary.answer_table()]
+        if self.settings.other_speech_in_grammar:
+            phrases += self.vocabulary.other_speech_phrases()
+        self.engine.restrict(phrases)
+
     def _event(self, event: SegmentEvent) -> list[Decision]:
         if event.kind == "start":
+            self._apply_wanted_table()
             decisions = []
             if self._held is not None:
                 # More speech followed too soon: the "command" was the start of a sentence.
@@ -310,7 +344,11 @@ class Listener:
 
         intent = self._table.get(text) if text else None
         if intent is None:
-            return reject("not a command")
+            return reject(
+                "an answer, no question waiting"
+                if text in self.vocabulary.answer_table()
+                else "not a command"
+            )
         duration = end - start
         if duration < settings.min_duration:
             return reject("too short to be a command")

@@ -19,6 +19,7 @@ from assistant.store import SessionStore, StoredEvent, StoredSession
 PAIN_LEVEL = "pain_level"
 VOICE_NOTE = "voice_note"
 SCREEN_ANSWER = "screen_answer"
+SCREEN_ANSWER_WITHDRAWN = "screen_answer_withdrawn"
 
 # Events that end the time spent on the current step.
 _STEP_BOUNDARIES = frozenset(
@@ -107,6 +108,8 @@ class ScreenAnswer:
     question: str
     answer: str
     kind: str
+    contraindication: str = ""
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,8 @@ class SessionReport:
     pain_scores: tuple[PainScore, ...]
     voice_notes: tuple[VoiceNote, ...]
     screen_answers: tuple[ScreenAnswer, ...]
+    screen: str  # "asked", "skipped", "nothing to ask", or "" where not recorded
+    screen_outcome: str  # "clear", "gentle", "blocked", or "" where the screen did not finish
     budget_events: tuple[BudgetEvent, ...]
     regions_left_out: tuple[str, ...]
     next_session: NextSession | None
@@ -270,6 +275,8 @@ class _Walk:
     current: int | None = None
     since: float = 0.0
     final_step: int | None = None
+    screen: str = ""
+    screen_outcome: str = ""
 
     def __post_init__(self) -> None:
         self.seconds: dict[int, float] = {}
@@ -342,6 +349,8 @@ def build_session_report(store: SessionStore, session_id: int) -> SessionReport:
         pain_scores=tuple(scores),
         voice_notes=tuple(notes),
         screen_answers=tuple(answers),
+        screen=walk.screen,
+        screen_outcome=walk.screen_outcome,
         budget_events=tuple(budget_events),
         regions_left_out=left_out,
         next_session=next_session,
@@ -372,6 +381,9 @@ def _read_event(
         walk.final_step = step
     if kind == "session_started":
         walk.gentle = walk.gentle or bool(data.get("gentle"))
+        walk.screen = str(data.get("screen", ""))
+    elif kind == "screen_result":
+        walk.screen_outcome = str(data.get("outcome", ""))
     elif kind == "step_started" and step is not None:
         walk.current, walk.since = step, walk.active
         walk.visits[step] = walk.visits.get(step, 0) + 1
@@ -403,9 +415,18 @@ def _read_event(
             ScreenAnswer(
                 str(data.get("question", "")),
                 _answer_text(data.get("answer")),
-                str(data.get("kind", "")),
+                "absolute" if data.get("absolute") else "relative",
+                str(data.get("contraindication", "")),
+                str(data.get("name", "")),
             )
         )
+    elif kind == SCREEN_ANSWER_WITHDRAWN:
+        # "Go back" during the screen: the answer given last for it was taken back.
+        withdrawn = str(data.get("contraindication", ""))
+        for i in range(len(answers) - 1, -1, -1):
+            if answers[i].contraindication == withdrawn:
+                del answers[i]
+                break
     elif kind in (BUDGET_WARNING, BUDGET_LIMIT):
         budget_events.append(BudgetEvent(kind, event.at, walk.active))
 
@@ -532,7 +553,9 @@ def soap_draft(report: SessionReport) -> Soap:
         subjective.append(
             f"Contraindication screen ({answer.kind or 'unspecified'}): {answer.question} \u2014 {answer.answer}."
         )
-    if not report.screen_answers:
+    if report.screen == "skipped":
+        subjective.append("Contraindication screen skipped.")
+    elif not report.screen_answers:
         subjective.append("No contraindication screen recorded.")
 
     objective: list[str] = []
@@ -556,6 +579,11 @@ def soap_draft(report: SessionReport) -> Soap:
         )
 
     assessment: list[str] = []
+    found = ", ".join(a.name or a.question for a in report.screen_answers if a.answer == "yes")
+    if report.screen_outcome == "blocked":
+        assessment.append(f"Session not started: absolute contraindication ({found}).")
+    elif report.screen_outcome == "gentle":
+        assessment.append(f"Relative contraindication ({found}): session done gently.")
     skipped = [s for s in report.steps if s.status == SKIPPED]
     if skipped:
         assessment.append(f"Skipped: {'; '.join(s.label for s in skipped)}.")
