@@ -24,12 +24,14 @@ from assistant.phrasing import Phraser, load_phrasebook
 from assistant.plan import SessionOptions, build_plan
 from assistant.protocol import Protocol
 from assistant.runner import KeyboardInput, SessionRunner, begin_session
+from assistant.screen import LiveScreen, ScreenState
 from assistant.session import Session, SessionSettings
 from assistant.speech.profiles import load_profiles
 from assistant.speech.synthesis import list_engine_voices
 from assistant.spoken import OutputUnavailable, SpeechUnavailable, SpokenGuidance, open_speech
 from assistant.store import SessionStore, default_db_path
 from assistant.vocabulary import load_vocabulary
+from assistant.voice_input import VoiceInput
 
 
 class UsageProblem(Exception):
@@ -101,6 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-listen", action="store_true", help="do not listen; commands are typed")
     run.add_argument(
         "--show-ignored", action="store_true", help="print what was heard but not obeyed, and why"
+    )
+    run.add_argument(
+        "--plain",
+        action="store_true",
+        help="line by line output, no live session screen (for pipes and screen readers)",
     )
     _add_listening_arguments(run)
 
@@ -304,12 +311,17 @@ def _run(args: argparse.Namespace) -> int:
                 runner.guidance.listeners.append(voice.on_speech)
             runner.keyboard_ends_session = False
             runner.show_ignored = args.show_ignored
-            runner.answer_listeners.append(voice.listener.listen_for_answers)
+            runner.listening_listeners.append(voice.listener.listen_for)
             voice.start()
         KeyboardInput(sys.stdin, runner.post).start()
+        screen = None if args.plain or not sys.stdout.isatty() else _live_screen(runner, voice)
         try:
+            if screen is not None:
+                screen.start()
             result = runner.run(resume)
         finally:
+            if screen is not None:
+                screen.stop()
             if voice is not None:
                 voice.stop()
         stored_session = store.session(session_id)
@@ -322,6 +334,16 @@ def _run(args: argparse.Namespace) -> int:
             # The screen found an exacerbation: the patient's record keeps it until cleared.
             set_exacerbation(store, stored_session.patient, True)
     return 0 if result.outcome in ("completed", "stopped", "interrupted", "blocked") else 1
+
+
+def _live_screen(runner: SessionRunner, voice: VoiceInput | None) -> LiveScreen:
+    """The session screen above the printed log; the runner keeps it up to date."""
+    engine = f"{voice.listener.choice.name} listening" if voice is not None else "keyboard only"
+    state = ScreenState(runner.session.plan.protocol.title, engine)
+    level = (lambda: voice.level_db) if voice is not None else None
+    screen = LiveScreen(state, runner.phraser, runner.clock, level)
+    runner.display = screen
+    return screen
 
 
 def _spoken_guidance(args: argparse.Namespace, runner: SessionRunner) -> SpokenGuidance | None:

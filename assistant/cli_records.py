@@ -54,7 +54,9 @@ def add_record_commands(subparsers: Any) -> dict[str, Handler]:
     report.add_argument(
         "--out", type=Path, default=Path("."), metavar="DIR", help="folder to write to (default .)"
     )
-    report.add_argument("--format", choices=tuple(REPORT_FORMATS), default="html")
+    report.add_argument(
+        "--format", choices=tuple(REPORT_FORMATS), default="both", help="html, md or both (default)"
+    )
     report.add_argument("--db", type=Path, help="the session database (default: your data folder)")
 
     export = subparsers.add_parser(

@@ -22,6 +22,7 @@ class Intent(str, Enum):
     FASTER = "faster"
     YES = "yes"
     NO = "no"
+    PAIN_LEVEL = "pain level"  # "pain level six": a pain score from 0 to 10
 
 
 VOICE_SETTING_INTENTS = frozenset({Intent.LOUDER, Intent.QUIETER, Intent.SLOWER, Intent.FASTER})
@@ -29,7 +30,19 @@ VOICE_SETTING_INTENTS = frozenset({Intent.LOUDER, Intent.QUIETER, Intent.SLOWER,
 # Answers to the assistant's yes/no questions: listened for only while it waits for one, so a
 # "yes" or "no" said to the patient during the massage is never taken for anything.
 ANSWER_INTENTS = frozenset({Intent.YES, Intent.NO})
-COMMAND_INTENTS = tuple(intent for intent in Intent if intent not in ANSWER_INTENTS)
+COMMAND_INTENTS = tuple(
+    intent for intent in Intent if intent not in ANSWER_INTENTS and intent is not Intent.PAIN_LEVEL
+)
 # The commands still listened for while a question waits. The fewer phrases compete with a
 # short "no", the less often it is heard as something else ("help" took many a "no").
 COMMANDS_DURING_QUESTIONS = frozenset({Intent.PAIN, Intent.STOP, Intent.REPEAT, Intent.BACK})
+
+
+class Listening(str, Enum):
+    """What the listener listens for; the session says which as its phase changes."""
+
+    COMMANDS = "commands"
+    ANSWERS = "answers"  # yes, no and a few commands: a question waits
+    # The commands and "pain level N": after a pain event, and when the session is over. Not
+    # otherwise, so that "patient in pain" mid-massage is never taken for a pain score.
+    PAIN_LEVEL = "pain level"

@@ -30,7 +30,8 @@ REQUIRED_PHRASES = frozenset(
         "microphone_lost", "microphone_back", "count_other_side", "help_screening",
         "screen_intro", "screen_question", "screen_present", "screen_absent",
         "screen_first_question", "screen_answer_first", "screen_pain", "screen_blocked",
-        "screen_relative", "screen_clear", "no_question", "screen_status", "screen_blocking",
+        "screen_relative", "screen_clear", "no_question", "screen_status", "screen_blocking", "pain_level_question",
+        "pain_level_noted", "pain_level_how",
     }
 )  # fmt: skip
 
@@ -275,6 +276,9 @@ class Phraser:
 
     def _render_screen_intro(self, total: int) -> str:
         return self.phrase("screen_intro", total=self.number(total))
+
+    def _render_pain_level_noted(self, level: int) -> str:
+        return self.phrase("pain_level_noted", level=self.number(level))
 
     def _render_screen_status(self, number: int, total: int) -> str:
         return self.phrase("screen_status", number=self.number(number), total=self.number(total))

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Protocol as Interface
 from typing import TextIO
 
-from assistant.intents import Intent
+from assistant.intents import Intent, Listening
 from assistant.phrasing import Phraser
 from assistant.plan import SessionOptions, build_plan
 from assistant.protocol import Protocol
@@ -30,7 +30,7 @@ from assistant.session import (
     Command,
     EndSession,
     Event,
-    ExpectAnswers,
+    ListenFor,
     Phase,
     Record,
     ResumePoint,
@@ -105,6 +105,16 @@ class PrintedGuidance:
 
     def close(self) -> None:
         pass
+
+
+class SessionDisplay(Interface):
+    """A live view of the session (the session screen); told after everything that happens."""
+
+    def update(self, session: Session, now: float) -> None: ...
+
+    def heard(self, text: str) -> None: ...
+
+    def ignored(self, text: str, reason: str | None) -> None: ...
 
 
 class KeyboardInput:
@@ -211,12 +221,13 @@ class SessionRunner:
             "y": Intent.YES,
             "n": Intent.NO,
         }
-        # Told when the session starts or stops waiting for a yes/no answer (the listener).
-        self.answer_listeners: list[Callable[[bool], None]] = []
+        # Told what to listen for as the session's phase changes (the listener).
+        self.listening_listeners: list[Callable[[Listening], None]] = []
         self._outcome: str | None = None
         # With a microphone listening, the keyboard closing (no terminal) ends nothing.
         self.keyboard_ends_session = True
         self.show_ignored = False  # print what was heard but not obeyed, and why
+        self.display: SessionDisplay | None = None
         self._paused_for_microphone = False
 
     def post(self, event: RunnerEvent) -> None:
@@ -243,6 +254,8 @@ class SessionRunner:
                 if isinstance(event, Heard):
                     event = self._command_heard(event)
                 elif isinstance(event, Typed):
+                    if self.display is not None:
+                        self.display.heard(f"{event.text} (typed)")
                     event = self._command_from_text(event.text)
                 if event is not None:
                     self._apply(self.session.handle(event))
@@ -262,16 +275,21 @@ class SessionRunner:
                 flush=True,
             )
             return None
-        return Command(intent, self.clock(), heard=text)
+        return Command(intent, self.clock(), heard=text, value=self.vocabulary.pain_level(text))
 
     def _command_heard(self, heard: Heard) -> Command | None:
         decision = heard.decision
         if decision.command is None:
+            if decision.text and self.display is not None:
+                self.display.ignored(decision.text, decision.reason)
             if self.show_ignored and decision.text:
                 print(f"[ignored] {decision.text} ({decision.reason})", file=self.out, flush=True)
             return None
+        if self.display is not None:
+            self.display.heard(decision.text)
         print(f"[heard] {decision.text}", file=self.out, flush=True)
-        return Command(decision.command, self.clock(), heard=decision.text)
+        level = self.vocabulary.pain_level(decision.text)
+        return Command(decision.command, self.clock(), heard=decision.text, value=level)
 
     def _microphone(self, event: MicrophoneLost | MicrophoneBack) -> None:
         """A lost microphone pauses a running session; its return resumes what it paused."""
@@ -293,6 +311,7 @@ class SessionRunner:
 
     def _interrupted(self, reason: str) -> None:
         if self.session.phase is Phase.FINISHED:
+            self._outcome = self.session.outcome  # input ended while a pain score was awaited
             return
         self.store.record(
             self.session_id,
@@ -308,6 +327,11 @@ class SessionRunner:
         )
 
     def _apply(self, actions: list[Action]) -> None:
+        self._apply_actions(actions)
+        if self.display is not None:
+            self.display.update(self.session, self.clock())
+
+    def _apply_actions(self, actions: list[Action]) -> None:
         # Records first, so that a crash while speaking never loses what just happened.
         for action in actions:
             if isinstance(action, Record):
@@ -323,8 +347,8 @@ class SessionRunner:
                 self.timers.cancel(action.name)
             elif isinstance(action, ChangeVoice):
                 self.guidance.change_voice(action.intent)
-            elif isinstance(action, ExpectAnswers):
-                for listener in self.answer_listeners:
-                    listener(action.on)
+            elif isinstance(action, ListenFor):
+                for listener in self.listening_listeners:
+                    listener(action.listening)
             elif isinstance(action, EndSession):
                 self._outcome = action.outcome

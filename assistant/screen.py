@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rich.console import Console, Group, RenderableType
@@ -11,10 +12,12 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from assistant.session import Phase
+from assistant.phrasing import Phraser
+from assistant.session import Phase, Session
 
 _PHASE_LABELS = {
     Phase.READY: ("starting", "white"),
+    Phase.SCREENING: ("contraindications", "yellow"),
     Phase.RUNNING: ("running", "green"),
     Phase.PAUSED: ("paused", "yellow"),
     Phase.PAIN_HOLD: ("PATIENT IN PAIN", "bold white on red"),
@@ -35,6 +38,7 @@ class ScreenState:
     steps_total: int = 0
     used_seconds: float = 0.0
     budget_seconds: float = 0.0
+    budget_open_ended: bool = False  # "15 minutes or more": a target, not a ceiling
     gentle: bool = False
     last_said: str = ""
     last_heard: str | None = None
@@ -62,7 +66,11 @@ def render_screen(state: ScreenState) -> RenderableType:
     header.add_column(justify="right", ratio=1)
     header.add_row(Text(state.protocol_title, style="bold"), Text(label, style=style))
 
-    over = state.budget_seconds > 0 and state.used_seconds > state.budget_seconds
+    over = (
+        not state.budget_open_ended
+        and state.budget_seconds > 0
+        and state.used_seconds > state.budget_seconds
+    )
     time_text = Text(
         f"{_clock(state.used_seconds)} of {_clock(state.budget_seconds)}",
         style="bold red" if over else "bold",
@@ -104,18 +112,80 @@ def render_screen(state: ScreenState) -> RenderableType:
     return Group(*parts)
 
 
-class LiveScreen:
-    """Redraws the session screen a few times a second while a session runs."""
+def fill_state(state: ScreenState, session: Session, phraser: Phraser, now: float) -> None:
+    """Bring the state up to date with the session at time now."""
+    plan = session.plan
+    state.phase = session.phase
+    state.steps_total = len(plan.steps)
+    state.used_seconds = session.active_seconds(now)
+    state.budget_seconds = plan.budget.limit_seconds
+    state.budget_open_ended = plan.budget.open_ended
+    state.gentle = session.gentle
+    if session.phase is Phase.SCREENING:
+        answered = len(session.screen_answers)
+        questions = session.screen_questions
+        current = questions[min(answered, len(questions) - 1)]
+        state.stage = f"Contraindications: question {answered + 1} of {len(questions)}"
+        state.step_text = current.contraindication.question
+        state.step_number = 0
+        return
+    step = session.current_step
+    state.stage = f"Stage {step.stage_number}: {step.stage_name}"
+    state.step_text = phraser.step(step)
+    state.step_number = session.step_index + 1
 
-    def __init__(self, state: ScreenState, console: Console | None = None) -> None:
+
+def level_fraction(level_db: float | None) -> float | None:
+    """A microphone level in dB as 0..1 for the meter: -70 dB is empty, -10 dB full."""
+    if level_db is None:
+        return None
+    return max(0.0, min(1.0, (level_db + 70.0) / 60.0))
+
+
+class LiveScreen:
+    """Redraws the session screen a few times a second while a session runs.
+
+    The runner calls update, heard and ignored from its thread; the redraw reads the state and
+    the microphone level from rich's refresh thread.
+    """
+
+    def __init__(
+        self,
+        state: ScreenState,
+        phraser: Phraser,
+        clock: Callable[[], float],
+        mic_level_db: Callable[[], float | None] | None = None,
+        console: Console | None = None,
+    ) -> None:
         self.state = state
+        self._phraser = phraser
+        self._clock = clock
+        self._session: Session | None = None
+        self._mic_level_db = mic_level_db or (lambda: None)
         self._live = Live(
-            get_renderable=lambda: render_screen(self.state),
+            get_renderable=self._render,
             console=console,
             refresh_per_second=4,
             screen=False,
             transient=False,
         )
+
+    def _render(self) -> RenderableType:
+        # Redrawn on a timer, so the time used moves on between commands.
+        if self._session is not None:
+            fill_state(self.state, self._session, self._phraser, self._clock())
+        self.state.mic_level = level_fraction(self._mic_level_db())
+        return render_screen(self.state)
+
+    def update(self, session: Session, now: float) -> None:
+        self._session = session
+        fill_state(self.state, session, self._phraser, now)
+
+    def heard(self, text: str) -> None:
+        self.state.last_heard = text
+
+    def ignored(self, text: str, reason: str | None) -> None:
+        self.state.last_rejected = f"{text} ({reason})" if reason else text
 
     def start(self) -> None:
         self._live.start()

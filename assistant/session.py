@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
-from assistant.intents import ANSWER_INTENTS, VOICE_SETTING_INTENTS, Intent
+from assistant.intents import ANSWER_INTENTS, VOICE_SETTING_INTENTS, Intent, Listening
 from assistant.plan import SessionPlan, Step, build_plan
 from assistant.protocol import Contraindication
 
@@ -24,6 +24,7 @@ class Phase(str, Enum):
 BUDGET_WARNING = "budget_warning"
 BUDGET_LIMIT = "budget_limit"
 COUNT = "count"
+CLOSING = "closing"  # the wait for a pain score after the last step
 
 
 # --- events -----------------------------------------------------------------------------------
@@ -52,6 +53,7 @@ class Command:
     intent: Intent
     at: float
     heard: str | None = None
+    value: int | None = None  # the score of a pain level
 
 
 @dataclass(frozen=True)
@@ -120,21 +122,14 @@ class EndSession:
 
 
 @dataclass(frozen=True)
-class ExpectAnswers:
-    """Listen for yes and no (a question is waiting) or, with on False, for commands only."""
+class ListenFor:
+    """What to listen for from now on: commands, answers to a question, or a pain score."""
 
-    on: bool
+    listening: Listening
 
 
 Action = (
-    Say
-    | StopSpeaking
-    | Record
-    | StartTimer
-    | CancelTimer
-    | ChangeVoice
-    | EndSession
-    | ExpectAnswers
+    Say | StopSpeaking | Record | StartTimer | CancelTimer | ChangeVoice | EndSession | ListenFor
 )
 
 _COUNT_TEMPO = {Intent.SLOWER: 1.25, Intent.FASTER: 0.8}
@@ -148,6 +143,7 @@ class SessionSettings:
     count_aloud: bool = False
     count_interval_seconds: float = 2.0
     screen: bool = True  # ask the contraindication questions before the first step
+    closing_seconds: float = 20.0  # after the last step, how long a pain score is waited for
 
 
 @dataclass(frozen=True)
@@ -179,6 +175,8 @@ class Session:
         self._count_interval = self.settings.count_interval_seconds
         self.screen_questions = self._screen_questions()
         self.screen_answers: list[ScreenAnswer] = []
+        self.outcome: str | None = None  # once finished: completed, stopped or blocked
+        self._closing = False  # finished, waiting a moment for a pain score
 
     # --- queries ---
 
@@ -246,6 +244,7 @@ class Session:
             # The patient was in pain when the program stopped: still wait for resume or next.
             self.phase = Phase.PAIN_HOLD
             actions.extend(self._schedule_budget(at))
+            actions.append(ListenFor(Listening.PAIN_LEVEL))
             actions.append(Say(Message("pain", self._pain_slots())))
             return actions
         self.phase = Phase.RUNNING
@@ -290,7 +289,11 @@ class Session:
         self.phase = Phase.SCREENING
         self.screen_answers.clear()
         total = len(self.screen_questions)
-        return [Say(Message("screen_intro", {"total": total})), ExpectAnswers(True), self._ask()]
+        return [
+            Say(Message("screen_intro", {"total": total})),
+            ListenFor(Listening.ANSWERS),
+            self._ask(),
+        ]
 
     def _screen_state(self) -> str:
         if not self.settings.screen:
@@ -332,7 +335,7 @@ class Session:
         if intent in ANSWER_INTENTS:
             return [record, *self._answer(intent is Intent.YES, at)]
         if intent is Intent.STOP:
-            return [*self._finish(event, "stopped"), ExpectAnswers(False)]
+            return [*self._finish(event, "stopped"), ListenFor(Listening.COMMANDS)]
         if intent is Intent.REPEAT:
             return [record, StopSpeaking(), self._ask()]
         return [record, Say(Message("screen_answer_first", {})), self._ask()]
@@ -379,12 +382,12 @@ class Session:
             names = tuple(c.name for c in absolute)
             return [
                 result,
-                ExpectAnswers(False),
+                ListenFor(Listening.COMMANDS),
                 Say(Message("screen_blocked", {"names": names})),
                 *self._finish_records(at, "blocked"),
                 EndSession("blocked"),
             ]
-        actions: list[Action] = [ExpectAnswers(False)]
+        actions: list[Action] = [ListenFor(Listening.COMMANDS)]
         if relative:
             self.gentle = True
             if any(c.neighbouring_areas_only for c in relative):
@@ -433,7 +436,11 @@ class Session:
             ]
         if self.phase is Phase.READY:
             return [Say(Message("not_started", {}))]
+        if intent is Intent.PAIN_LEVEL:
+            return self._pain_level(event)
         if self.phase is Phase.FINISHED:
+            if self._closing and intent is Intent.STOP:
+                return self._close()
             return [Say(Message("session_over", {}))]
         if intent is Intent.STOP:
             return self._finish(event, "stopped")
@@ -498,12 +505,16 @@ class Session:
             return [
                 self._record_command(event),
                 self._record("resumed", event.at),
+                ListenFor(Listening.COMMANDS),
                 Say(Message("resumed_gently", {})),
                 *self._announce(event.at, repeat=True),
             ]
         if event.intent is Intent.NEXT:
             self.phase = Phase.RUNNING
-            return [self._record_command(event), *self._advance(event.at)]
+            actions = self._advance(event.at)
+            if self.phase is Phase.RUNNING:
+                actions.insert(0, ListenFor(Listening.COMMANDS))
+            return [self._record_command(event), *actions]
         if event.intent is Intent.REPEAT:
             return [Say(Message("pain", self._pain_slots()))]
         return [Say(Message("holding_for_pain", {"intent": event.intent}))]
@@ -535,8 +546,29 @@ class Session:
         elif previous is Phase.SCREENING:
             # Nothing is being done to the patient yet: note it, and go on with the questions.
             return [*actions, Say(Message("screen_pain", {})), self._ask()]
+        # A pain score may follow ("pain level six"); after the session it is already awaited.
+        if self.phase is Phase.PAIN_HOLD:
+            actions.append(ListenFor(Listening.PAIN_LEVEL))
         actions.append(Say(Message("pain", self._pain_slots())))
         return actions
+
+    def _pain_level(self, event: Command) -> list[Action]:
+        """A pain score: after a pain event it belongs to it; otherwise it stands on its own."""
+        if event.value is None or not 0 <= event.value <= 10:
+            return [Say(Message("pain_level_how", {}))]
+        after_pain = self.phase is Phase.PAIN_HOLD
+        actions: list[Action] = [
+            self._record_command(event),
+            self._record("pain_level", event.at, level=event.value, after_pain=after_pain),
+            Say(Message("pain_level_noted", {"level": event.value})),
+        ]
+        if self._closing:
+            actions.extend(self._close())
+        return actions
+
+    def _close(self) -> list[Action]:
+        self._closing = False
+        return [CancelTimer(CLOSING), EndSession(self.outcome or "completed")]
 
     def _pain_slots(self) -> dict[str, Any]:
         return {
@@ -549,6 +581,8 @@ class Session:
     def _timer(self, event: TimerFired) -> list[Action]:
         if event.name == COUNT:
             return self._count_next()
+        if event.name == CLOSING:
+            return self._close() if self._closing else []
         if self.phase not in (Phase.RUNNING, Phase.PAIN_HOLD) or event.name in self.warnings_given:
             return []
         budget = self.plan.budget
@@ -635,7 +669,15 @@ class Session:
     def _complete(self, at: float) -> list[Action]:
         rules = self.plan.protocol.rules
         closing = Say(Message("session_complete", {"rules": rules, **self._where(at)}))
-        return [*self._finish_records(at, "completed"), closing, EndSession("completed")]
+        # The session is over and recorded; a pain score is waited for a moment before it ends.
+        self._closing = True
+        return [
+            *self._finish_records(at, "completed"),
+            closing,
+            ListenFor(Listening.PAIN_LEVEL),
+            Say(Message("pain_level_question", {})),
+            StartTimer(CLOSING, self.settings.closing_seconds),
+        ]
 
     def _finish(self, event: Command, outcome: str) -> list[Action]:
         return [
@@ -656,6 +698,7 @@ class Session:
         self._active_before = self.active_seconds(at)
         self._active_since = None
         self.phase = Phase.FINISHED
+        self.outcome = outcome
         return actions
 
     # --- helpers ---

@@ -13,6 +13,7 @@ from assistant.intents import (
     COMMAND_INTENTS,
     COMMANDS_DURING_QUESTIONS,
     Intent,
+    Listening,
 )
 from assistant.resources import voices_dir
 
@@ -30,6 +31,8 @@ class CommandVocabulary(BaseModel):
     language: str
     commands: dict[Intent, tuple[str, ...]]
     answers: dict[Intent, tuple[str, ...]]
+    # "pain level zero" to "pain level ten": the phrase at index N gives the score N.
+    pain_levels: tuple[str, ...]
     # Short things said in the room that are not commands: decoded as themselves, and rejected.
     other_speech: tuple[str, ...] = ()
 
@@ -47,8 +50,13 @@ class CommandVocabulary(BaseModel):
             misplaced = [intent.value for intent in table if intent not in wanted]
             if misplaced:
                 raise ValueError(f"{section}: {', '.join(misplaced)} belong in the other section")
+        if len(self.pain_levels) != 11:
+            raise ValueError(
+                f"pain_levels: expected 11 phrases, for 0 to 10; got {len(self.pain_levels)}"
+            )
         owner: dict[str, Intent] = {}
-        for intent, phrases in (*self.commands.items(), *self.answers.items()):
+        levels = (Intent.PAIN_LEVEL, self.pain_levels)
+        for intent, phrases in (*self.commands.items(), *self.answers.items(), levels):
             for phrase in phrases:
                 key = normalize(phrase)
                 if key in owner and owner[key] is not intent:
@@ -73,14 +81,39 @@ class CommandVocabulary(BaseModel):
     def answer_table(self) -> dict[str, Intent]:
         return _table(self.answers)
 
+    def pain_level_table(self) -> dict[str, Intent]:
+        return _table({Intent.PAIN_LEVEL: self.pain_levels})
+
+    def pain_level(self, text: str) -> int | None:
+        """The score in "pain level six" (or typed "pain level 6"), or None."""
+        words = normalize(text)
+        for level, phrase in enumerate(self.pain_levels):
+            if words == normalize(phrase):
+                return level
+        prefix = normalize(self.pain_levels[0]).rsplit(" ", 1)[0]
+        number = words.removeprefix(prefix).strip()
+        if words.startswith(prefix) and number.isdigit() and 0 <= int(number) <= 10:
+            return int(number)
+        return None
+
+    def table_for(self, listening: Listening) -> dict[str, Intent]:
+        """The phrases accepted while listening for that, with their intents."""
+        if listening is Listening.ANSWERS:
+            return self.question_table()
+        if listening is Listening.PAIN_LEVEL:
+            return {**self.phrase_table(), **self.pain_level_table()}
+        return self.phrase_table()
+
     def every_phrase(self) -> dict[str, Intent]:
-        return {**self.phrase_table(), **self.answer_table()}
+        return {**self.phrase_table(), **self.answer_table(), **self.pain_level_table()}
 
     def other_speech_phrases(self) -> frozenset[str]:
         return frozenset(normalize(p) for p in self.other_speech)
 
     def match(self, text: str) -> Intent | None:
         """The intent of typed text that is exactly one phrase (a command or an answer), or None."""
+        if self.pain_level(text) is not None:
+            return Intent.PAIN_LEVEL
         return self.every_phrase().get(normalize(text))
 
 

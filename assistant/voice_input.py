@@ -11,6 +11,7 @@ import numpy as np
 
 from assistant.listening.listener import Decision, Listener
 from assistant.listening.microphone import InputLost
+from assistant.listening.segmenter import level_db
 from assistant.speech.worker import SpeechEvent
 
 
@@ -65,6 +66,7 @@ class VoiceInput:
         self._retry_seconds = retry_seconds
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="voice-input", daemon=True)
+        self.level_db: float | None = None  # of the latest chunk, for the session screen's meter
 
     def start(self) -> None:
         self._thread.start()
@@ -92,6 +94,7 @@ class VoiceInput:
                         lost = False
                         self.listener.resume_after_gap()
                         self._post(MicrophoneBack())
+                    self.level_db = level_db(np.asarray(chunk))
                     for decision in self.listener.feed(chunk):
                         self._post(Heard(decision))
                     if self._stopped.is_set():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from recorded import speech_corpus
 
-from assistant.intents import Intent
+from assistant.intents import Intent, Listening
 from assistant.listening import (
     VOSK_MODEL_ENV,
     Decision,
@@ -246,19 +246,44 @@ def test_yes_and_no_are_heard_only_while_a_question_waits(listener: Listener, co
     misses, obeyed = [], []
     for clip in corpus.command_clips(speakers, ["clean"], answers):
         asking = _fresh(listener)
-        asking.listen_for_answers(True)
+        asking.listen_for(Listening.ANSWERS)
         decisions = listen_to_samples(clip.audio, asking)
         if _accepted(decisions) != [clip.intent]:
             misses.append((clip.name, [(d.text, d.reason) for d in decisions]))
         # The same words during the massage (no question waiting) are not taken for anything.
         massaging = _fresh(listener)
-        massaging.listen_for_answers(False)
+        massaging.listen_for(Listening.COMMANDS)
         if _accepted(listen_to_samples(clip.audio, massaging)):
             obeyed.append(clip.name)
     assert not misses
     assert not obeyed
     # Commands still work while a question waits: stop session, patient in pain.
     asking = _fresh(listener)
-    asking.listen_for_answers(True)
+    asking.listen_for(Listening.ANSWERS)
     stop = next(corpus.command_clips(speakers[:1], ["clean"], {Intent.STOP: ("stop session",)}))
     assert _accepted(listen_to_samples(stop.audio, asking)) == [Intent.STOP]
+
+
+def test_pain_scores_are_heard_after_pain_and_never_take_the_place_of_pain(
+    listener: Listener, corpus
+) -> None:
+    vocabulary = load_vocabulary()
+    speakers = [s for s in corpus.SPEAKERS if s.name in ("hibari", "hibari-low")]
+    levels = {Intent.PAIN_LEVEL: vocabulary.pain_levels}
+    wrong = []
+    for clip in corpus.command_clips(speakers, ["clean"], levels):
+        after_pain = _fresh(listener)
+        after_pain.listen_for(Listening.PAIN_LEVEL)
+        heard = [(d.command, d.text) for d in listen_to_samples(clip.audio, after_pain)]
+        if heard != [(Intent.PAIN_LEVEL, clip.text)]:
+            wrong.append((clip.name, heard))
+    assert not wrong
+    # With the scores in the grammar, a new "patient in pain" is still pain, in noise too.
+    pain = {Intent.PAIN: vocabulary.commands[Intent.PAIN]}
+    for clip in corpus.command_clips(speakers, ["clean", "pink_10db"], pain):
+        after_pain = _fresh(listener)
+        after_pain.listen_for(Listening.PAIN_LEVEL)
+        heard = _accepted(listen_to_samples(clip.audio, after_pain))
+        assert Intent.PAIN_LEVEL not in heard, clip.name
+        if clip.condition == "clean":
+            assert heard == [Intent.PAIN], clip.name

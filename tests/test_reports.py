@@ -101,7 +101,8 @@ def drive(
             at, name, heard = item
             intent = Intent(name)
         last = at
-        apply(session.handle(Command(intent, at, heard=heard)))
+        level = vocabulary.pain_level(heard)
+        apply(session.handle(Command(intent, at, heard=heard, value=level)))
     return session_id
 
 
@@ -117,7 +118,7 @@ def pain_session(store: SessionStore, tmp_path: Path, **options: Any) -> int:
             *[(0, "no")] * 4,
             (40, "next please"),  # step 1 done after 40 s
             (70, "patient in pain"),  # during step 2
-            Extra("pain_level", {"level": 6}),
+            (72, "pain level six"),
             (80, "next"),  # step 2 left while holding for pain
             (95, "skip"),  # step 3 skipped after 15 s
             Extra("voice_note", {"path": str(tmp_path / "notes" / "note 1.wav"), "seconds": 12.5}),
@@ -157,6 +158,7 @@ def test_session_report_from_a_recorded_session(tmp_path: Path) -> None:
         *screen,
         ("next", "next please"),
         ("pain", "patient in pain"),
+        ("pain level", "pain level six"),
         ("next", "next"),
         ("skip", "skip"),
         ("pause", "pause"),
@@ -293,7 +295,7 @@ def course_database(tmp_path: Path) -> Path:
         for seconds, level in [(330, 7), (380, 4), (400, None), (960, 2)]:
             script: list[Any] = [(60, "next"), (90, "patient in pain")]
             if level is not None:
-                script.append(Extra("pain_level", {"level": level}))
+                script.append((95, f"pain level {level}"))
             script += [(100, "resume"), (seconds, "stop")]
             drive(store, script, patient="Boris P")
         drive(store, [(200, "stop")], patient="Someone else")
@@ -426,3 +428,18 @@ def test_reports_of_a_blocked_session_and_of_one_with_the_screen_skipped(tmp_pat
         ("an acute inflammation or infection", "yes"),
     ]
     assert "Contraindication screen skipped." in skipped.soap.subjective
+
+
+def test_course_report_through_the_command_line(tmp_path: Path) -> None:
+    db, out = course_database(tmp_path), tmp_path / "out"
+    done = subprocess.run(
+        [*CLI, "report", "--patient", "boris p", "--db", str(db), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    names = ["course-boris-p.html", "course-boris-p.md", "course-boris-p.png"]
+    assert sorted(p.name for p in out.iterdir()) == names
+    html = (out / "course-boris-p.html").read_text(encoding="utf-8")
+    assert 'src="data:image/png;base64,' in html

@@ -9,13 +9,13 @@ import pytest
 
 from assistant.catalog import load_protocol
 from assistant.datafile import DataFileError, load_model
-from assistant.intents import Intent
+from assistant.intents import Intent, Listening
 from assistant.plan import SessionOptions, build_plan
 from assistant.protocol import Contraindications, Protocol
 from assistant.session import (
     Command,
     EndSession,
-    ExpectAnswers,
+    ListenFor,
     Phase,
     Record,
     ResumePoint,
@@ -78,7 +78,7 @@ def test_before_the_first_step_every_question_is_asked_with_answers_listened_for
     session, actions = screening()
     assert session.phase is Phase.SCREENING
     assert said(actions) == ["screen_intro", "screen_question"]
-    assert ExpectAnswers(True) in actions
+    assert ListenFor(Listening.ANSWERS) in actions
     # No massage time yet: the budget starts with the first step.
     assert not any(isinstance(a, StartTimer) for a in actions)
     assert recorded(actions, "session_started")[0]["screen"] == "asked"
@@ -94,7 +94,7 @@ def test_all_clear_starts_the_session_as_planned() -> None:
     assert not session.gentle
     assert recorded(actions, "screen_result")[0]["outcome"] == "clear"
     assert [r["answer"] for r in recorded(actions, "screen_answer")] == ["no"] * 6
-    assert actions.index(ExpectAnswers(False)) < len(actions)
+    assert actions.index(ListenFor(Listening.COMMANDS)) < len(actions)
     assert said(actions)[-5:] == ["screen_clear", "session_intro", "position", "stage", "step"]
     assert any(isinstance(a, StartTimer) for a in actions)
 
@@ -120,7 +120,7 @@ def test_an_absolute_contraindication_once_confirmed_blocks_the_session(
     actions = session.handle(Command(Intent.YES, 21.0))
     assert session.phase is Phase.FINISHED
     assert EndSession("blocked") in actions
-    assert ExpectAnswers(False) in actions
+    assert ListenFor(Listening.COMMANDS) in actions
     result = recorded(actions, "screen_result")[0]
     assert result == {**result, "outcome": "blocked", "absolute": [contraindication]}
     assert recorded(actions, "session_ended")[0]["outcome"] == "blocked"
@@ -203,7 +203,7 @@ def test_repeat_asks_the_question_again_and_stop_ends_the_session() -> None:
         "Does the patient have a fever?"
     ]
     actions = session.handle(Command(Intent.STOP, 2.0))
-    assert EndSession("stopped") in actions and ExpectAnswers(False) in actions
+    assert EndSession("stopped") in actions and ListenFor(Listening.COMMANDS) in actions
     assert session.phase is Phase.FINISHED
 
 

@@ -7,18 +7,20 @@ import functools
 import pytest
 
 from assistant.catalog import load_protocol
-from assistant.intents import Intent
+from assistant.intents import Intent, Listening
 from assistant.plan import SessionOptions, build_plan
 from assistant.protocol import Protocol, Technique
 from assistant.session import (
     BUDGET_LIMIT,
     BUDGET_WARNING,
+    CLOSING,
     COUNT,
     AnnouncementDone,
     CancelTimer,
     ChangeVoice,
     Command,
     EndSession,
+    ListenFor,
     Phase,
     Record,
     ResumePoint,
@@ -275,10 +277,64 @@ def test_next_at_the_last_step_completes_the_session() -> None:
         session.handle(Command(Intent.NEXT, 1.0 + i))
     assert session.step_index == total - 1
     actions = session.handle(Command(Intent.NEXT, 100.0))
-    assert session.phase is Phase.FINISHED
-    assert EndSession("completed") in actions
-    assert said(actions) == ["session_complete"]
+    assert session.phase is Phase.FINISHED and session.outcome == "completed"
     assert records(actions)[-2:] == ["step_completed", "session_ended"]
+    # Recorded as complete at once; then a pain score is asked for, and waited for a moment.
+    assert said(actions) == ["session_complete", "pain_level_question"]
+    assert ListenFor(Listening.PAIN_LEVEL) in actions
+    assert StartTimer(CLOSING, 20.0) in actions
+    assert not any(isinstance(a, EndSession) for a in actions)
+    assert session.handle(TimerFired(CLOSING, 120.0)) == [
+        CancelTimer(CLOSING),
+        EndSession("completed"),
+    ]
+
+
+def finished_session() -> Session:
+    session = make_session()
+    session.handle(Start(0.0))
+    while session.phase is not Phase.FINISHED:
+        session.handle(Command(Intent.NEXT, 1.0))
+    return session
+
+
+def test_a_pain_score_at_the_end_is_recorded_and_ends_the_session() -> None:
+    session = finished_session()
+    assert said(session.handle(Command(Intent.NEXT, 2.0))) == ["session_over"]
+    actions = session.handle(Command(Intent.PAIN_LEVEL, 3.0, "pain level two", value=2))
+    level = next(a for a in actions if isinstance(a, Record) and a.kind == "pain_level")
+    assert level.data["level"] == 2 and level.data["after_pain"] is False
+    assert said(actions) == ["pain_level_noted"]
+    assert actions[-1] == EndSession("completed")
+
+
+def test_stop_session_at_the_end_ends_it_without_a_score() -> None:
+    session = finished_session()
+    actions = session.handle(Command(Intent.STOP, 3.0))
+    assert actions == [CancelTimer(CLOSING), EndSession("completed")]
+    assert not records(actions)
+
+
+def test_a_pain_score_after_a_pain_event_belongs_to_it_and_is_listened_for_then() -> None:
+    session = in_phase(Phase.RUNNING)
+    actions = session.handle(Command(Intent.PAIN, 20.0))
+    assert ListenFor(Listening.PAIN_LEVEL) in actions
+    actions = session.handle(Command(Intent.PAIN_LEVEL, 25.0, "pain level six", value=6))
+    level = next(a for a in actions if isinstance(a, Record) and a.kind == "pain_level")
+    assert level.data["level"] == 6 and level.data["after_pain"] is True
+    assert session.phase is Phase.PAIN_HOLD
+    actions = session.handle(Command(Intent.RESUME, 30.0))
+    assert ListenFor(Listening.COMMANDS) in actions
+    # During the massage it is only typed; it is recorded as a score of its own.
+    actions = session.handle(Command(Intent.PAIN_LEVEL, 40.0, "pain level 3", value=3))
+    level = next(a for a in actions if isinstance(a, Record) and a.kind == "pain_level")
+    assert level.data["after_pain"] is False
+
+
+def test_a_pain_level_without_a_number_asks_for_one() -> None:
+    session = in_phase(Phase.RUNNING)
+    actions = session.handle(Command(Intent.PAIN_LEVEL, 20.0, "pain level"))
+    assert said(actions) == ["pain_level_how"] and not records(actions)
 
 
 @pytest.mark.parametrize("intent", [Intent.NEXT, Intent.BACK, Intent.SKIP, Intent.REPEAT])

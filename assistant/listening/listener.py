@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.intents import Intent
+from assistant.intents import Intent, Listening
 from assistant.listening.engines import (
     SAMPLE_RATE,
     Engine,
@@ -262,15 +262,14 @@ class Listener:
             self._held = None
         return [d for d in decisions if d is not None]
 
-    def listen_for_answers(self, on: bool) -> None:
-        """Hear yes, no and a few commands (a question waits), or the commands only.
+    def listen_for(self, listening: Listening) -> None:
+        """Hear the commands, or yes/no while a question waits, or pain scores after pain.
 
         Takes effect from the next utterance: one being decoded keeps its grammar. The engine
         is switched by the thread that feeds it.
         """
         with self._lock:
-            vocabulary = self.vocabulary
-            self._wanted_table = vocabulary.question_table() if on else vocabulary.phrase_table()
+            self._wanted_table = self.vocabulary.table_for(listening)
 
     def _apply_wanted_table(self) -> None:
         with self._lock:
@@ -282,7 +281,10 @@ class Listener:
     def _restrict_engine(self) -> None:
         # The answers stay in the grammar when they are not wanted, to be rejected: otherwise a
         # patient's "yes" or "no" during the massage is forced into the nearest command ("next").
-        phrases = [*self._table, *self.vocabulary.answer_table()]
+        phrases = [
+            *self._table,
+            *(p for p in self.vocabulary.answer_table() if p not in self._table),
+        ]
         if self.settings.other_speech_in_grammar:
             phrases += self.vocabulary.other_speech_phrases()
         self.engine.restrict(phrases)

@@ -444,7 +444,7 @@ def _read_pain_level(
     if level is None:
         return
     # A level given after a pain event belongs to it; one given later or alone stands by itself.
-    if pain and pain[-1].level is None:
+    if event.data.get("after_pain") and pain and pain[-1].level is None:
         last = pain[-1]
         pain[-1] = PainEvent(last.at, last.active_seconds, last.interrupted_step, last.phase, level)
     else:
