@@ -30,7 +30,7 @@ from assistant.plan import SessionOptions, build_plan
 from assistant.reports import build_session_report, write_session_report
 from assistant.reports.files import private_folder
 from assistant.runner import SessionRunner, Typed, begin_session
-from assistant.session import Session, SessionSettings
+from assistant.session import Phase, Session, SessionSettings
 from assistant.speech.audio import Audio
 from assistant.speech.profiles import load_profiles
 from assistant.speech.synthesis import Pyttsx3Synthesizer
@@ -290,6 +290,8 @@ def _session(protocol_name: str, store: SessionStore, folder: Path, out: Stamped
         print(f"{line.speaker}: {line.text}", file=out, flush=True)
 
     def typed(text: str) -> None:
+        if runner.session.phase is Phase.FINISHED:
+            return  # heard after all: the session ended while its last words were being said
         print(f"Therapist (typing): {text}", file=out, flush=True)
         runner.post(Typed(text))
 

@@ -25,10 +25,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from assistant.intents import Intent
+from assistant.intents import Intent, Listening
 from assistant.listening import Listener, ListenerSettings
 from assistant.listening.engines import SAMPLE_RATE
-from assistant.vocabulary import normalize
+from assistant.vocabulary import load_vocabulary, normalize
 from benchmarks import corpus
 
 DISTRACTOR_CONDITIONS = ("clean", "pink_10db", "music_10db")
@@ -75,42 +75,29 @@ def _run_clips(args: tuple[str, list[str], list[str], list[str], str | None]) ->
     listener = Listener(settings=_settings(overrides), vosk_model=vosk_model)
     vocabulary = listener.vocabulary
     listed = {*vocabulary.answer_table(), *vocabulary.other_speech_phrases()}
+    # Answers and pain scores are heard only in their moments: each kind streams through a
+    # listener of its own, listening for it as the session would.
+    streams: list[tuple[Listener, str | None, list[corpus.Clip]]] = [(listener, None, clips)]
+    for kind, listening, phrases in (
+        ("answer", Listening.ANSWERS, vocabulary.answers),
+        ("pain level", Listening.PAIN_LEVEL, {Intent.PAIN_LEVEL: vocabulary.pain_levels}),
+    ):
+        if kind in kinds:
+            own = Listener(vocabulary, engine=listener.engine, settings=listener.settings)
+            own.listen_for(listening)
+            streams.append((own, kind, list(corpus.command_clips(chosen, [condition], phrases))))
     outcomes = []
     cpu = 0.0
     audio_s = 0.0
     step = int(0.02 * SAMPLE_RATE)
-    for clip in clips:
-        offset = listener.stream_time
-        accepted: list[str] = []
-        confidences: list[float] = []
-        rejected: list[str] = []
-        latencies: list[float] = []
-        for i in range(0, len(clip.audio), step):
-            t0 = time.process_time()
-            w0 = time.perf_counter()
-            decisions = listener.feed(clip.audio[i : i + step])
-            wall = time.perf_counter() - w0
-            cpu += time.process_time() - t0
-            for d in decisions:
-                if d.accepted:
-                    accepted.append(d.command.value)  # type: ignore[union-attr]
-                    confidences.append(round(d.confidence, 3))
-                    lag = d.emitted_at - (offset + clip.speech_end) + wall
-                    latencies.append(lag * 1000)
-                else:
-                    rejected.append(f"{d.text}:{d.reason}")
-        audio_s += len(clip.audio) / SAMPLE_RATE
-        outcomes.append(
-            {
-                "name": clip.name,
-                "kind": _kind(clip, listed),
-                "intent": clip.intent.value if clip.intent else None,
-                "accepted": accepted,
-                "confidences": confidences,
-                "rejected": rejected,
-                "latency_ms": latencies,
-            }
-        )
+    for stream, stream_kind, stream_clips in streams:
+        for clip in stream_clips:
+            outcome, used = _stream_clip(stream, clip, step)
+            outcome["kind"] = stream_kind or _kind(clip, listed)
+            outcome["text"] = clip.text
+            outcomes.append(outcome)
+            cpu += used
+            audio_s += len(clip.audio) / SAMPLE_RATE
     return {
         "condition": condition,
         "outcomes": outcomes,
@@ -119,6 +106,41 @@ def _run_clips(args: tuple[str, list[str], list[str], list[str], str | None]) ->
         "engine": listener.choice.name,
         "engine_reason": listener.choice.reason,
     }
+
+
+def _stream_clip(listener: Listener, clip: corpus.Clip, step: int) -> tuple[dict[str, Any], float]:
+    """Feed one clip 20 ms at a time; its outcome, and the CPU seconds the listener took."""
+    offset = listener.stream_time
+    accepted: list[str] = []
+    heard: list[str] = []
+    confidences: list[float] = []
+    rejected: list[str] = []
+    latencies: list[float] = []
+    cpu = 0.0
+    for i in range(0, len(clip.audio), step):
+        t0 = time.process_time()
+        w0 = time.perf_counter()
+        decisions = listener.feed(clip.audio[i : i + step])
+        wall = time.perf_counter() - w0
+        cpu += time.process_time() - t0
+        for d in decisions:
+            if d.accepted:
+                accepted.append(d.command.value)  # type: ignore[union-attr]
+                heard.append(d.text)
+                confidences.append(round(d.confidence, 3))
+                latencies.append((d.emitted_at - (offset + clip.speech_end) + wall) * 1000)
+            else:
+                rejected.append(f"{d.text}:{d.reason}")
+    outcome = {
+        "name": clip.name,
+        "intent": clip.intent.value if clip.intent else None,
+        "accepted": accepted,
+        "heard": heard,
+        "confidences": confidences,
+        "rejected": rejected,
+        "latency_ms": latencies,
+    }
+    return outcome, cpu
 
 
 def _kind(clip: corpus.Clip, listed: set[str]) -> str:
@@ -166,10 +188,26 @@ def _summarise(results: list[dict[str, Any]], show_errors: bool) -> dict[str, An
     false_by_condition: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     false_by_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     errors: list[str] = []
+    # Answers and pain scores: [right, wrong (another answer or score taken), utterances].
+    spoken_values: dict[str, dict[str, list[int]]] = defaultdict(
+        lambda: defaultdict(lambda: [0, 0, 0])
+    )
     for result in results:
         condition = result["condition"]
         hits: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         for o in result["outcomes"]:
+            if o["kind"] in ("answer", "pain level"):
+                # A pain score is right only with its number: the phrase heard must be the one said.
+                right = o["accepted"] == [o["intent"]] and (
+                    o["kind"] == "answer" or o["heard"] == [normalize(o["text"])]
+                )
+                counts = spoken_values[o["kind"]][condition]
+                counts[0] += right
+                counts[1] += bool(o["accepted"]) and not right
+                counts[2] += 1
+                if show_errors and not right:
+                    errors.append(f"{o['kind'].upper()} {o['name']}: {o['heard']} {o['rejected']}")
+                continue
             if o["kind"] == "command":
                 ok = o["accepted"] == [o["intent"]]
                 hits[o["intent"]][0] += ok
@@ -220,6 +258,12 @@ def _summarise(results: list[dict[str, Any]], show_errors: bool) -> dict[str, An
             "p95": round(float(np.percentile(latencies, 95)), 1) if latencies else None,
         },
         "real_time_factor": round(cpu / audio, 4) if audio else None,
+        # Heard in their moments (a question waiting; after pain or the last step): right and
+        # wrong (another answer or score taken) out of the utterances, per condition.
+        "answers_and_pain_scores": {
+            kind: {c: f"{v[0]} right, {v[1]} wrong of {v[2]}" for c, v in sorted(by.items())}
+            for kind, by in spoken_values.items()
+        },
     }
     if show_errors:
         summary["errors"] = errors
@@ -230,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conditions", default=",".join(corpus.CONDITIONS))
     parser.add_argument("--speakers", default=",".join(s.name for s in corpus.SPEAKERS))
-    parser.add_argument("--kinds", default="command,distractor")
+    parser.add_argument("--kinds", default="command,distractor,answer,pain level")
     parser.add_argument("--set", action="append", default=[], help="ListenerSettings field=value")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--vosk-model", default=None)
@@ -241,8 +285,11 @@ def main(argv: list[str] | None = None) -> int:
     speakers = args.speakers.split(",")
     kinds = args.kinds.split(",")
     # Synthesis happens once, here, so the workers only read the cache.
-    for _ in corpus.command_clips([s for s in corpus.SPEAKERS if s.name in speakers], []):
-        pass
+    chosen = [s for s in corpus.SPEAKERS if s.name in speakers]
+    vocabulary = load_vocabulary()
+    for phrases in (None, vocabulary.answers, {Intent.PAIN_LEVEL: vocabulary.pain_levels}):
+        for _ in corpus.command_clips(chosen, [], phrases):
+            pass
     talkers = [s for s in corpus.SPEAKERS if s.name in DISTRACTOR_SPEAKERS]
     for _ in corpus.sentence_clips(
         corpus.THERAPIST_SENTENCES + corpus.PATIENT_REPLIES, "distractor", talkers, []

@@ -17,7 +17,7 @@ from assistant.listening import (
     listen_to_file,
     listen_to_samples,
 )
-from assistant.vocabulary import load_vocabulary
+from assistant.vocabulary import load_vocabulary, normalize
 
 ROOM = 3.0  # seconds of the room's sound a listener hears before the speech in a clip
 
@@ -287,3 +287,20 @@ def test_pain_scores_are_heard_after_pain_and_never_take_the_place_of_pain(
         assert Intent.PAIN_LEVEL not in heard, clip.name
         if clip.condition == "clean":
             assert heard == [Intent.PAIN], clip.name
+
+
+def test_a_patients_short_replies_are_not_obeyed(listener: Listener, corpus) -> None:
+    speakers = [s for s in corpus.SPEAKERS if s.name in ("hibari", "hibari-low")]
+    listed = load_vocabulary().other_speech_phrases()
+    obeyed, recognised = [], 0
+    for clip in corpus.sentence_clips(corpus.PATIENT_REPLIES, "reply", speakers, lead=ROOM):
+        decisions = listen_to_samples(clip.audio, _fresh(listener))
+        if _accepted(decisions):
+            obeyed.append((clip.name, [d.text for d in decisions]))
+        recognised += any(d.reason == "other speech, not a command" for d in decisions)
+    # Replies the vocabulary lists are decoded as themselves; the others must still not be
+    # obeyed often (bench_asr measures them in noise and music as well).
+    listed_replies = [r for r in corpus.PATIENT_REPLIES if normalize(r) in listed]
+    assert len(listed_replies) >= 10
+    assert recognised >= len(listed_replies) * len(speakers) * 0.8
+    assert len(obeyed) <= 3, obeyed

@@ -142,53 +142,23 @@ def test_history_of_one_patient(tmp_path: Path) -> None:
 
 def test_patients_through_the_command_line(tmp_path: Path) -> None:
     db = str(tmp_path / "s.sqlite3")
-    first = cli(
-        "run",
-        "cervical",
-        "--skip-screen",
-        "--text",
-        "--db",
-        db,
-        "--patient",
-        "Anna K",
-        "--exacerbation",
-        stdin="stop\n",
-    )
-    assert first.returncode == 0, first.stderr
+
+    def session_of(patient: str, *flags: str) -> subprocess.CompletedProcess[str]:
+        args = ["run", "cervical", "--skip-screen", "--text", "--db", db, "--patient", patient]
+        done = cli(*args, *flags, stdin="stop\n")
+        assert done.returncode == 0, done.stderr
+        return done
+
+    first = session_of("Anna K", "--exacerbation")
     assert "Session one." in first.stdout
-    second = cli(
-        "run",
-        "cervical",
-        "--skip-screen",
-        "--text",
-        "--db",
-        db,
-        "--patient",
-        "anna k",
-        stdin="stop\n",
-    )
-    assert second.returncode == 0, second.stderr
+    second = session_of("anna k")
     assert "Session two." in second.stdout
     # The remembered exacerbation still leaves the affected areas out.
     flare = "Exacerbation: do not work directly on the neck and spinal column"
     assert flare in first.stdout and flare in second.stdout
-    cleared = cli(
-        "run", "cervical", "--skip-screen", "--text", "--db", db, "--patient", "Anna K", "--no-exacerbation",
-        stdin="stop\n",
-    )  # fmt: skip
-    assert cleared.returncode == 0, cleared.stderr
+    cleared = session_of("Anna K", "--no-exacerbation")
     assert "Session three." in cleared.stdout and flare not in cleared.stdout
-    cli(
-        "run",
-        "cervical",
-        "--skip-screen",
-        "--text",
-        "--db",
-        db,
-        "--patient",
-        "Boris P",
-        stdin="stop\n",
-    )
+    session_of("Boris P")
     anna = json.loads(cli("history", "--json", "--db", db, "--patient", "ANNA K").stdout)
     assert [(s["session_number"], s["patient"], s["exacerbation"]) for s in anna] == [
         (1, "Anna K", True),

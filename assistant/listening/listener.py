@@ -346,11 +346,11 @@ class Listener:
 
         intent = self._table.get(text) if text else None
         if intent is None:
-            return reject(
-                "an answer, no question waiting"
-                if text in self.vocabulary.answer_table()
-                else "not a command"
-            )
+            if text in self.vocabulary.answer_table():
+                return reject("an answer, and no question is waiting")
+            if text in self.vocabulary.other_speech_phrases():
+                return reject("other speech, not a command")
+            return reject("not a command")
         duration = end - start
         if duration < settings.min_duration:
             return reject("too short to be a command")
