@@ -27,6 +27,7 @@ from assistant.reports import (
     write_session_report,
 )
 from assistant.reports.course import DURATION_COLOUR
+from assistant.reports.markdown import render_session_markdown
 from assistant.reports.model import (
     COMPLETED,
     LEFT_AFTER_PAIN,
@@ -443,3 +444,18 @@ def test_course_report_through_the_command_line(tmp_path: Path) -> None:
     assert sorted(p.name for p in out.iterdir()) == names
     html = (out / "course-boris-p.html").read_text(encoding="utf-8")
     assert 'src="data:image/png;base64,' in html
+
+
+def test_a_pain_score_at_the_end_stands_on_its_own_in_the_report(tmp_path: Path) -> None:
+    with SessionStore(tmp_path / "s.sqlite3") as store:
+        script: list[Any] = [(30, "patient in pain"), (40, "resume")]
+        script += [(50 + i, "next") for i in range(18)]  # to the end: a score is asked for
+        script.append((80, "pain level two"))
+        session_id = drive(store, script)
+        report = build_session_report(store, session_id)
+    assert report.session.outcome == "completed"
+    assert [(p.interrupted_step, p.level) for p in report.pain] == [(0, None)]
+    assert [s.level for s in report.pain_scores] == [2]
+    assert "Pain level 2/10 at 1:07." in report.soap.subjective
+    markdown = render_session_markdown(report)
+    assert "- **Gentle variant:** yes" in markdown

@@ -60,6 +60,8 @@ def render_session_markdown(report: SessionReport) -> str:
     ]
     if s.exacerbation:
         facts.append(("Exacerbation", f"yes: {', '.join(report.regions_left_out)} left out"))
+    if s.gentle or any(step.gentle for step in report.steps):
+        facts.append(("Gentle variant", "yes"))
     lines.extend(f"- **{key}:** {_text(value)}" for key, value in facts)
     lines.append("")
 
