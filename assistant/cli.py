@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from assistant.catalog import builtin_protocols, load_protocol
@@ -312,6 +312,8 @@ def _run(args: argparse.Namespace) -> int:
             runner.keyboard_ends_session = False
             runner.show_ignored = args.show_ignored
             runner.listening_listeners.append(voice.listener.listen_for)
+            runner.note_taker = _note_taker(voice, store, session_id)
+            voice.clock = runner.clock
             voice.start()
         KeyboardInput(sys.stdin, runner.post).start()
         screen = None if args.plain or not sys.stdout.isatty() else _live_screen(runner, voice)
@@ -334,6 +336,14 @@ def _run(args: argparse.Namespace) -> int:
             # The screen found an exacerbation: the patient's record keeps it until cleared.
             set_exacerbation(store, stored_session.patient, True)
     return 0 if result.outcome in ("completed", "stopped", "interrupted", "blocked") else 1
+
+
+def _note_taker(
+    voice: VoiceInput, store: SessionStore, session_id: int
+) -> Callable[[float, str], bool]:
+    """Voice notes go beside the database, one owner-only folder per session."""
+    folder = store.path.resolve().parent / "notes" / f"session-{session_id}"
+    return lambda seconds, name: voice.take_note(seconds, folder / f"{name}.wav")
 
 
 def _live_screen(runner: SessionRunner, voice: VoiceInput | None) -> LiveScreen:

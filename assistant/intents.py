@@ -23,6 +23,7 @@ class Intent(str, Enum):
     YES = "yes"
     NO = "no"
     PAIN_LEVEL = "pain level"  # "pain level six": a pain score from 0 to 10
+    NOTE = "note"  # record the next seconds of speech as a voice memo
 
 
 VOICE_SETTING_INTENTS = frozenset({Intent.LOUDER, Intent.QUIETER, Intent.SLOWER, Intent.FASTER})
@@ -46,3 +47,5 @@ class Listening(str, Enum):
     # The commands and "pain level N": after a pain event, and when the session is over. Not
     # otherwise, so that "patient in pain" mid-massage is never taken for a pain score.
     PAIN_LEVEL = "pain level"
+    # While a voice note records, only pain and stop: the memo's words must not steer the session.
+    NOTE = "note"

@@ -31,7 +31,8 @@ REQUIRED_PHRASES = frozenset(
         "screen_intro", "screen_question", "screen_present", "screen_absent",
         "screen_first_question", "screen_answer_first", "screen_pain", "screen_blocked",
         "screen_relative", "screen_clear", "no_question", "screen_status", "screen_blocking", "pain_level_question",
-        "pain_level_noted", "pain_level_how",
+        "pain_level_noted", "pain_level_how", "note_start", "note_kept", "note_busy",
+        "note_unavailable",
     }
 )  # fmt: skip
 

@@ -31,6 +31,7 @@ from assistant.session import (
     EndSession,
     Event,
     ListenFor,
+    NoteKept,
     Phase,
     Record,
     ResumePoint,
@@ -39,6 +40,7 @@ from assistant.session import (
     Start,
     StartTimer,
     StopSpeaking,
+    TakeNote,
     TimerFired,
 )
 from assistant.store import SessionStore
@@ -223,6 +225,9 @@ class SessionRunner:
         }
         # Told what to listen for as the session's phase changes (the listener).
         self.listening_listeners: list[Callable[[Listening], None]] = []
+        # Starts recording a voice note of so many seconds under a name; False if it cannot.
+        # It posts NoteKept when done.
+        self.note_taker: Callable[[float, str], bool] | None = None
         self._outcome: str | None = None
         # With a microphone listening, the keyboard closing (no terminal) ends nothing.
         self.keyboard_ends_session = True
@@ -350,5 +355,9 @@ class SessionRunner:
             elif isinstance(action, ListenFor):
                 for listener in self.listening_listeners:
                     listener(action.listening)
+            elif isinstance(action, TakeNote):
+                taker = self.note_taker
+                if taker is None or not taker(action.seconds, action.name):
+                    self.post(NoteKept(None, 0.0, self.clock()))
             elif isinstance(action, EndSession):
                 self._outcome = action.outcome

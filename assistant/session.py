@@ -69,7 +69,16 @@ class AnnouncementDone:
     at: float
 
 
-Event = Start | Command | TimerFired | AnnouncementDone
+@dataclass(frozen=True)
+class NoteKept:
+    """A voice note has been recorded to path (None: it could not be recorded)."""
+
+    path: str | None
+    seconds: float
+    at: float
+
+
+Event = Start | Command | TimerFired | AnnouncementDone | NoteKept
 
 
 # --- actions ----------------------------------------------------------------------------------
@@ -122,6 +131,14 @@ class EndSession:
 
 
 @dataclass(frozen=True)
+class TakeNote:
+    """Record the next seconds of the microphone as a voice note named name."""
+
+    seconds: float
+    name: str
+
+
+@dataclass(frozen=True)
 class ListenFor:
     """What to listen for from now on: commands, answers to a question, or a pain score."""
 
@@ -129,7 +146,15 @@ class ListenFor:
 
 
 Action = (
-    Say | StopSpeaking | Record | StartTimer | CancelTimer | ChangeVoice | EndSession | ListenFor
+    Say
+    | StopSpeaking
+    | Record
+    | StartTimer
+    | CancelTimer
+    | ChangeVoice
+    | EndSession
+    | ListenFor
+    | TakeNote
 )
 
 _COUNT_TEMPO = {Intent.SLOWER: 1.25, Intent.FASTER: 0.8}
@@ -144,6 +169,7 @@ class SessionSettings:
     count_interval_seconds: float = 2.0
     screen: bool = True  # ask the contraindication questions before the first step
     closing_seconds: float = 20.0  # after the last step, how long a pain score is waited for
+    note_seconds: float = 10.0  # how much speech a voice note keeps
 
 
 @dataclass(frozen=True)
@@ -177,6 +203,8 @@ class Session:
         self.screen_answers: list[ScreenAnswer] = []
         self.outcome: str | None = None  # once finished: completed, stopped or blocked
         self._closing = False  # finished, waiting a moment for a pain score
+        self._note_step: int | None = None  # the step a voice note being recorded belongs to
+        self._notes_taken = 0
 
     # --- queries ---
 
@@ -198,6 +226,8 @@ class Session:
             return self._command(event)
         if isinstance(event, TimerFired):
             return self._timer(event)
+        if isinstance(event, NoteKept):
+            return self._note_kept(event)
         return self._announcement_done(event)
 
     # --- start ---
@@ -438,6 +468,8 @@ class Session:
             return [Say(Message("not_started", {}))]
         if intent is Intent.PAIN_LEVEL:
             return self._pain_level(event)
+        if intent is Intent.NOTE and self.phase is not Phase.FINISHED:
+            return self._take_note(event)
         if self.phase is Phase.FINISHED:
             if self._closing and intent is Intent.STOP:
                 return self._close()
@@ -565,6 +597,37 @@ class Session:
         if self._closing:
             actions.extend(self._close())
         return actions
+
+    # --- voice notes ---
+
+    def _take_note(self, event: Command) -> list[Action]:
+        if self._note_step is not None:
+            return [Say(Message("note_busy", {}))]
+        self._note_step = self.step_index
+        self._notes_taken += 1
+        name = f"note-{self._notes_taken}-step-{self.step_index + 1}"
+        return [
+            self._record_command(event),
+            Say(Message("note_start", {})),
+            ListenFor(Listening.NOTE),
+            TakeNote(self.settings.note_seconds, name),
+        ]
+
+    def _note_kept(self, event: NoteKept) -> list[Action]:
+        step, self._note_step = self._note_step, None
+        if step is None:
+            return []
+        waiting_for_score = self.phase is Phase.PAIN_HOLD or self._closing
+        listening = Listening.PAIN_LEVEL if waiting_for_score else Listening.COMMANDS
+        actions: list[Action] = [ListenFor(listening)]
+        if event.path is None:
+            return [*actions, Say(Message("note_unavailable", {}))]
+        kept = self._record(
+            "voice_note", event.at, path=event.path, seconds=round(event.seconds, 2)
+        )
+        # The note belongs to the step it was asked for on, wherever the session is now.
+        kept = Record(kept.kind, {**kept.data, "step": step})
+        return [kept, *actions, Say(Message("note_kept", {}))]
 
     def _close(self) -> list[Action]:
         self._closing = False

@@ -102,6 +102,10 @@ class CommandVocabulary(BaseModel):
             return self.question_table()
         if listening is Listening.PAIN_LEVEL:
             return {**self.phrase_table(), **self.pain_level_table()}
+        if listening is Listening.NOTE:
+            return _table(
+                {i: p for i, p in self.commands.items() if i in (Intent.PAIN, Intent.STOP)}
+            )
         return self.phrase_table()
 
     def every_phrase(self) -> dict[str, Intent]:

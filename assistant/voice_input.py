@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import threading
+import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+from assistant.listening.engines import SAMPLE_RATE
 from assistant.listening.listener import Decision, Listener
 from assistant.listening.microphone import InputLost
 from assistant.listening.segmenter import level_db
+from assistant.reports.files import write_private
+from assistant.session import NoteKept
 from assistant.speech.worker import SpeechEvent
 
 
@@ -47,7 +53,15 @@ class RecordingEnded:
     """The recording driving the session has been heard to its end."""
 
 
-VoiceEvent = Heard | MicrophoneLost | MicrophoneBack | RecordingEnded
+VoiceEvent = Heard | MicrophoneLost | MicrophoneBack | RecordingEnded | NoteKept
+
+
+@dataclass
+class _OpenNote:
+    path: Path
+    samples_wanted: int
+    chunks: list[np.ndarray] = field(default_factory=list)
+    samples: int = 0
 
 
 class VoiceInput:
@@ -67,6 +81,9 @@ class VoiceInput:
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="voice-input", daemon=True)
         self.level_db: float | None = None  # of the latest chunk, for the session screen's meter
+        self._note: _OpenNote | None = None
+        self._note_lock = threading.Lock()
+        self.clock: Callable[[], float] = time.monotonic  # the runner's, for NoteKept.at
 
     def start(self) -> None:
         self._thread.start()
@@ -75,6 +92,33 @@ class VoiceInput:
         self._stopped.set()
         self.source.close()
         self._thread.join(2.0)
+
+    def take_note(self, seconds: float, path: Path) -> bool:
+        """Keep the next seconds of input as a WAV at path (owner-only); NoteKept follows."""
+        with self._note_lock:
+            if self._note is not None:
+                return False
+            self._note = _OpenNote(path, round(seconds * SAMPLE_RATE))
+        return True
+
+    def _keep_for_note(self, chunk: np.ndarray, ended: bool = False) -> None:
+        with self._note_lock:
+            note = self._note
+            if note is None:
+                return
+            if len(chunk):
+                note.chunks.append(np.asarray(chunk, dtype=np.int16).copy())
+                note.samples += len(chunk)
+            if note.samples < note.samples_wanted and not ended:
+                return
+            self._note = None
+        import soundfile
+
+        samples = np.concatenate(note.chunks)[: note.samples_wanted] if note.chunks else np.zeros(0)
+        wav = io.BytesIO()
+        soundfile.write(wav, samples.astype(np.int16), SAMPLE_RATE, format="WAV", subtype="PCM_16")
+        write_private(note.path, wav.getvalue())
+        self._post(NoteKept(str(note.path), len(samples) / SAMPLE_RATE, self.clock()))
 
     def on_speech(self, event: SpeechEvent) -> None:
         """Tell the listener when the assistant's own voice sounds, so it is never obeyed."""
@@ -95,6 +139,7 @@ class VoiceInput:
                         self.listener.resume_after_gap()
                         self._post(MicrophoneBack())
                     self.level_db = level_db(np.asarray(chunk))
+                    self._keep_for_note(chunk)
                     for decision in self.listener.feed(chunk):
                         self._post(Heard(decision))
                     if self._stopped.is_set():
@@ -109,5 +154,6 @@ class VoiceInput:
                 return
             for decision in self.listener.flush():
                 self._post(Heard(decision))
+            self._keep_for_note(np.zeros(0, dtype=np.int16), ended=True)
             self._post(RecordingEnded())
             return

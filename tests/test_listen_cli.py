@@ -110,3 +110,41 @@ def test_a_broken_vosk_model_gives_way_to_pocketsphinx(recording, tmp_path: Path
     assert "pain" in result.stdout
     choice = subprocess.run([*CLI, "vosk-model"], capture_output=True, text=True, check=True)
     assert choice.stdout.startswith(("pocketsphinx:", "vosk:"))
+
+
+def test_a_voice_note_keeps_the_next_seconds_with_the_session(tmp_path: Path) -> None:
+    """Take a note, a memo with command words in it, then stop: the memo is kept, not obeyed."""
+    corpus = speech_corpus()
+    therapist = next(s for s in corpus.SPEAKERS if s.name == "hibari")
+    memo = "Next time repeat the stroking, the left shoulder is tense."
+    parts = [np.zeros(3 * corpus.RATE, np.float32)]
+    for text, pause in [("take a note", 0.8), (memo, 10.0), ("stop session", 2.0)]:
+        parts += [corpus.synthesize(text, therapist) * 0.5, np.zeros(int(pause * corpus.RATE))]
+    recording = tmp_path / "note.wav"
+    sf.write(str(recording), np.concatenate(parts).astype(np.float32), corpus.RATE)
+    db = tmp_path / "records" / "s.sqlite3"
+    db.parent.mkdir()
+    result = subprocess.run(
+        [*CLI, "run", "cervical", "--skip-screen", "--audio-file", str(recording), "--no-voice", "--db", str(db)],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    heard = [line for line in result.stdout.splitlines() if line.startswith("[heard]")]
+    assert heard == ["[heard] take a note", "[heard] stop session"]  # nothing from the memo
+    assert "Note kept." in result.stdout
+    (note,) = (db.parent / "notes" / "session-1").iterdir()
+    assert note.name == "note-1-step-1.wav"
+    assert note.stat().st_mode & 0o777 == 0o600
+    assert note.parent.stat().st_mode & 0o777 == 0o700
+    sound, rate = sf.read(str(note), dtype="float32")
+    assert rate == corpus.RATE and abs(len(sound) / rate - 10.0) < 0.05
+    assert np.sqrt(np.mean(sound[: 3 * rate] ** 2)) > 0.01  # the memo is in it
+    report = subprocess.run(
+        [*CLI, "report", "1", "--db", str(db), "--out", str(tmp_path / "report")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert report.returncode == 0, report.stderr
+    markdown = (tmp_path / "report" / "session-1.md").read_text(encoding="utf-8")
+    assert "note-1-step-1.wav" in markdown
+    html = (tmp_path / "report" / "session-1.html").read_text(encoding="utf-8")
+    assert f'<audio controls preload="none" src="{note.resolve().as_uri()}">' in html

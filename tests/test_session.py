@@ -21,6 +21,7 @@ from assistant.session import (
     Command,
     EndSession,
     ListenFor,
+    NoteKept,
     Phase,
     Record,
     ResumePoint,
@@ -30,8 +31,10 @@ from assistant.session import (
     Start,
     StartTimer,
     StopSpeaking,
+    TakeNote,
     TimerFired,
 )
+from assistant.vocabulary import load_vocabulary
 
 
 @functools.cache
@@ -520,3 +523,34 @@ def test_counting_on_each_side_counts_the_range_twice_and_keeps_pace_with_the_vo
     session.handle(Command(Intent.FASTER, 30.5))
     session.handle(Command(Intent.NEXT, 31.0))
     assert session.handle(AnnouncementDone(32.0)) == [StartTimer(COUNT, pytest.approx(1.6))]
+
+
+# --- voice notes --------------------------------------------------------------------------------
+
+
+def test_a_voice_note_is_recorded_for_the_step_it_was_asked_on() -> None:
+    session = in_phase(Phase.RUNNING)  # at step 2
+    actions = session.handle(Command(Intent.NOTE, 20.0, "take a note"))
+    assert said(actions) == ["note_start"]
+    assert ListenFor(Listening.NOTE) in actions
+    assert TakeNote(10.0, "note-1-step-2") in actions
+    assert said(session.handle(Command(Intent.NOTE, 21.0))) == ["note_busy"]
+    session.handle(Command(Intent.NEXT, 25.0))  # typed: the session moves on meanwhile
+    actions = session.handle(NoteKept("/notes/note-1-step-2.wav", 10.0, 30.0))
+    note = next(a for a in actions if isinstance(a, Record) and a.kind == "voice_note")
+    assert note.data["step"] == 1 and note.data["path"] == "/notes/note-1-step-2.wav"
+    assert ListenFor(Listening.COMMANDS) in actions and said(actions) == ["note_kept"]
+
+
+def test_a_voice_note_without_a_microphone_says_so() -> None:
+    session = in_phase(Phase.PAIN_HOLD)
+    session.handle(Command(Intent.NOTE, 20.0))
+    actions = session.handle(NoteKept(None, 0.0, 20.1))
+    assert said(actions) == ["note_unavailable"] and not records(actions)
+    # After pain a score is still listened for.
+    assert ListenFor(Listening.PAIN_LEVEL) in actions
+
+
+def test_while_a_note_records_only_pain_and_stop_are_listened_for() -> None:
+    vocabulary = load_vocabulary()
+    assert set(vocabulary.table_for(Listening.NOTE).values()) == {Intent.PAIN, Intent.STOP}

@@ -48,9 +48,10 @@ def _page(title: str, body: Iterable[str]) -> str:
             '<html lang="en">',
             "<head>",
             '<meta charset="utf-8">',
-            # Nothing in a report may be fetched from elsewhere: it holds patient data.
+            # Nothing in a report may be fetched from elsewhere: it holds patient data. Voice
+            # notes play from the local disk only.
             '<meta http-equiv="Content-Security-Policy" content="default-src \'none\';'
-            " img-src data:; style-src 'unsafe-inline'\">",
+            " img-src data:; media-src file:; style-src 'unsafe-inline'\">",
             '<meta name="referrer" content="no-referrer">',
             f"<title>{escape(title)}</title>",
             f"<style>{_STYLE}</style>",
@@ -230,6 +231,8 @@ def render_session_html(report: SessionReport) -> str:
                         escape(local_time(n.at)),
                         escape(_step_cell(report, n.step)),
                         escape(duration(n.seconds)) if n.seconds is not None else "",
+                        f'<audio controls preload="none" src="{escape(voice_note_href(n.path))}">'
+                        "</audio> "
                         f'<a href="{escape(voice_note_href(n.path))}">{escape(Path(n.path).name or n.path)}</a>',
                     ]
                     for n in report.voice_notes
