@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.export import FORMATS as EXPORT_FORMATS
-from assistant.export import export_records
+from assistant.export import export_patients, export_records
 from assistant.patients import (
     PatientOptions,
     PatientProblem,
@@ -69,6 +69,11 @@ def add_record_commands(subparsers: Any) -> dict[str, Handler]:
         "--format", choices=EXPORT_FORMATS, help="csv or json (default: from --out's suffix)"
     )
     export.add_argument("--out", type=Path, metavar="FILE", help="file to write (default: stdout)")
+    export.add_argument(
+        "--patients",
+        action="store_true",
+        help="export the patient records (the exacerbation on record) instead of the sessions",
+    )
     export.add_argument("--db", type=Path, help="the session database (default: your data folder)")
     return {"report": _report, "export": _export}
 
@@ -131,7 +136,10 @@ def _export(args: argparse.Namespace) -> int:
         return _fail("choose --format csv or --format json")
     try:
         with _open_store(args.db) as store:
-            result = export_records(store, format_name, args.out)
+            if args.patients:
+                result = export_patients(store, format_name, args.out)
+            else:
+                result = export_records(store, format_name, args.out)
     except ReportProblem as problem:
         return _fail(str(problem))
     except OSError as error:

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from assistant.patients import Patient, patients
 from assistant.reports.files import write_private
 from assistant.store import SessionStore, StoredEvent, StoredSession
 
@@ -146,6 +147,43 @@ def render(sessions: list[ExportedSession], format_name: str) -> str:
     if format_name == "json":
         return to_json(sessions)
     raise ValueError(f"unknown export format {format_name!r}; expected csv or json")
+
+
+# --- patients ------------------------------------------------------------------------------
+
+PATIENT_COLUMNS = tuple(f.name for f in fields(Patient))
+
+
+def patients_text(rows: list[Patient], format_name: str) -> str:
+    """The patient records (name or id, the exacerbation on record, when created and changed)."""
+    if format_name == "json":
+        return json.dumps([asdict(p) for p in rows], indent=2, ensure_ascii=False) + "\n"
+    if format_name != "csv":
+        raise ValueError(f"unknown export format {format_name!r}; expected csv or json")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(PATIENT_COLUMNS)
+    for patient in rows:
+        writer.writerow([_cell(n, v) for n, v in asdict(patient).items()])
+    return buffer.getvalue()
+
+
+def read_patients(text: str, format_name: str) -> list[Patient]:
+    if format_name == "json":
+        return [Patient(**entry) for entry in json.loads(text)]
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    if tuple(reader.fieldnames or ()) != PATIENT_COLUMNS:
+        raise ValueError(f"not a patient export: expected the columns {', '.join(PATIENT_COLUMNS)}")
+    return [
+        Patient(row["name"], row["exacerbation"] == "1", row["created_at"], row["updated_at"])
+        for row in reader
+    ]
+
+
+def export_patients(store: SessionStore, format_name: str, out: Path | None) -> str | Path:
+    """Like export_records, for the patient records."""
+    text = patients_text(patients(store), format_name)
+    return text if out is None else write_private(out, text)
 
 
 def export_records(

@@ -10,6 +10,7 @@ from assistant.intents import Intent, Listening
 from assistant.listening import (
     VOSK_MODEL_ENV,
     Decision,
+    Hypothesis,
     Listener,
     SpeakingInterval,
     choose_engine,
@@ -304,3 +305,22 @@ def test_a_patients_short_replies_are_not_obeyed(listener: Listener, corpus) -> 
     assert len(listed_replies) >= 10
     assert recognised >= len(listed_replies) * len(speakers) * 0.8
     assert len(obeyed) <= 3, obeyed
+
+
+def test_pain_taken_for_room_talk_is_decoded_again_and_kept(listener: Listener, corpus) -> None:
+    """ "Fine" is near "pain": what other speech or an answer took is decoded again for pain."""
+    speaker = next(s for s in corpus.SPEAKERS if s.name == "hibari")
+    quiet = np.zeros(int(0.3 * corpus.RATE), np.float32)  # as the segmenter's preroll gives
+
+    def decided_as(text: str, heard: str) -> Decision:
+        speech = np.concatenate([quiet, corpus.synthesize(text, speaker), quiet])
+        fresh = _fresh(listener)
+        fresh._audio = [(np.clip(speech, -1, 1) * 32767).astype("<i2").tobytes()]
+        return fresh.decide(Hypothesis(heard, 0.9), 1.0, 1.0 + len(speech) / corpus.RATE, 3.0)
+
+    for text, absorbed_as in (("pain", "fine"), ("it hurts", "good"), ("patient in pain", "no")):
+        decision = decided_as(text, absorbed_as)
+        assert (decision.command, decision.text) == (Intent.PAIN, text)
+    # Room talk that is not pain stays ignored, even where the commands alone would take it.
+    decision = decided_as("Thank you.", "thank you")
+    assert decision.command is None and decision.reason == "other speech, not a command"

@@ -12,9 +12,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from assistant.catalog import load_protocol
 from assistant.cli_records import history_summaries, patient_session_options
-from assistant.export import CSV_COLUMNS, read_csv, read_json, to_csv
+from assistant.export import CSV_COLUMNS, read_csv, read_json, read_patients, to_csv
 from assistant.patients import find_patient, patient_name, patients
 from assistant.phrasing import Phraser, load_phrasebook
 from assistant.plan import SessionOptions, build_plan
@@ -279,3 +281,21 @@ def test_export_needs_a_format_and_an_existing_database(tmp_path: Path) -> None:
     missing = cli("export", "--format", "json", "--db", str(tmp_path / "none.sqlite3"))
     assert missing.returncode == 2 and "no session database" in missing.stderr
     assert not (tmp_path / "none.sqlite3").exists()
+
+
+@pytest.mark.parametrize("format_name", ["csv", "json"])
+def test_patient_records_export_round_trips(tmp_path: Path, format_name: str) -> None:
+    db = varied_database(tmp_path)
+    with SessionStore(db) as store:
+        run_typed(store, ["stop"], patient="Boris P", exacerbation=True)
+        recorded = patients(store)
+    out = tmp_path / f"patients.{format_name}"
+    result = cli("export", "--patients", "--out", str(out), "--db", str(db))
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    exported = read_patients(out.read_text(encoding="utf-8"), format_name)
+    assert exported == recorded
+    assert [(p.name, p.exacerbation) for p in exported] == [
+        ("Boris P", True),
+        ('Åsa, "Ö" Lund', False),
+    ]

@@ -44,6 +44,9 @@ class Engine(Protocol):
     def restrict(self, phrases: Iterable[str]) -> None:
         """Decode only these phrases, all given at creation, from the next utterance on."""
 
+    def decode_again(self, pcm: bytes, phrases: Iterable[str]) -> Hypothesis:
+        """The utterance just finished, decoded again among these phrases only."""
+
     def prefers_phrase(self, pcm: bytes, phrase: str, other_words: Iterable[str]) -> bool:
         """Whether phrase explains the audio better than any run of other_words."""
 
@@ -170,6 +173,22 @@ class PocketSphinxEngine:
     def finish(self) -> Hypothesis:
         self._grammar.end_utt()
         self._phones.end_utt()
+        return self._hypothesis()
+
+    def decode_again(self, pcm: bytes, phrases: Iterable[str]) -> Hypothesis:
+        # The phone loop's decoding of the utterance stands; only the grammar pass is repeated.
+        search, allowed = self._search, self._allowed
+        self.restrict(phrases)
+        try:
+            self._grammar.start_utt()
+            self._grammar.process_raw(pcm, full_utt=True)
+            self._grammar.end_utt()
+            return self._hypothesis()
+        finally:
+            self._search, self._allowed = search, allowed
+            self._grammar.activate_search(search)
+
+    def _hypothesis(self) -> Hypothesis:
         hyp = self._grammar.hyp()
         text = normalize(hyp.hypstr) if hyp else ""
         frames = float(self._grammar.n_frames())
@@ -319,10 +338,20 @@ class VoskEngine:
         self._recognizer.AcceptWaveform(pcm)
 
     def finish(self) -> Hypothesis:
-        result = json.loads(self._recognizer.FinalResult())
+        return self._parse(json.loads(self._recognizer.FinalResult()), self._phrases)
+
+    def decode_again(self, pcm: bytes, phrases: Iterable[str]) -> Hypothesis:
+        chosen = sorted({normalize(p) for p in phrases})
+        recognizer = self._recognizer_type(self._model, SAMPLE_RATE, json.dumps([*chosen, "[unk]"]))
+        recognizer.SetWords(True)
+        recognizer.AcceptWaveform(pcm)
+        return self._parse(json.loads(recognizer.FinalResult()), chosen)
+
+    @staticmethod
+    def _parse(result: dict[str, Any], phrases: list[str]) -> Hypothesis:
         words = result.get("result", [])
         text = normalize(result.get("text", ""))
-        if "[unk]" in result.get("text", "") or text not in self._phrases:
+        if "[unk]" in result.get("text", "") or text not in phrases:
             # Grammar mode is a bigram over the phrases, so it can return word salad; only whole
             # phrases count.
             return Hypothesis("", 0.0, {"words": float(len(words))})
