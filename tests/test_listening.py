@@ -251,10 +251,11 @@ def test_yes_and_no_are_heard_only_while_a_question_waits(listener: Listener, co
         decisions = listen_to_samples(clip.audio, asking)
         if _accepted(decisions) != [clip.intent]:
             misses.append((clip.name, [(d.text, d.reason) for d in decisions]))
-        # The same words during the massage (no question waiting) are not taken for anything.
+        # The same words during the massage (no question waiting) steer nothing. Only pain may
+        # come of them: what an answer took is decoded again for pain, on purpose.
         massaging = _fresh(listener)
         massaging.listen_for(Listening.COMMANDS)
-        if _accepted(listen_to_samples(clip.audio, massaging)):
+        if set(_accepted(listen_to_samples(clip.audio, massaging))) - {Intent.PAIN}:
             obeyed.append(clip.name)
     assert not misses
     assert not obeyed
@@ -297,14 +298,16 @@ def test_a_patients_short_replies_are_not_obeyed(listener: Listener, corpus) -> 
     for clip in corpus.sentence_clips(corpus.PATIENT_REPLIES, "reply", speakers, lead=ROOM):
         decisions = listen_to_samples(clip.audio, _fresh(listener))
         if _accepted(decisions):
-            obeyed.append((clip.name, [d.text for d in decisions]))
+            obeyed.append((clip.name, _accepted(decisions)))
         recognised += any(d.reason == "other speech, not a command" for d in decisions)
     # Replies the vocabulary lists are decoded as themselves; the others must still not be
     # obeyed often (bench_asr measures them in noise and music as well).
     listed_replies = [r for r in corpus.PATIENT_REPLIES if normalize(r) in listed]
     assert len(listed_replies) >= 10
     assert recognised >= len(listed_replies) * len(speakers) * 0.8
-    assert len(obeyed) <= 3, obeyed
+    # Pain may come of a reply that sounds like it (decoded again on purpose); little else may.
+    steering = [(name, heard) for name, heard in obeyed if Intent.PAIN not in heard]
+    assert len(steering) <= 3, steering
 
 
 def test_pain_taken_for_room_talk_is_decoded_again_and_kept(listener: Listener, corpus) -> None:
@@ -314,8 +317,14 @@ def test_pain_taken_for_room_talk_is_decoded_again_and_kept(listener: Listener, 
 
     def decided_as(text: str, heard: str) -> Decision:
         speech = np.concatenate([quiet, corpus.synthesize(text, speaker), quiet])
+        pcm = (np.clip(speech, -1, 1) * 32767).astype("<i2").tobytes()
         fresh = _fresh(listener)
-        fresh._audio = [(np.clip(speech, -1, 1) * 32767).astype("<i2").tobytes()]
+        # The utterance decoded as the listener does (the phone loop's view of it stands), then
+        # the decision as if the grammar had heard room talk in it.
+        fresh.engine.start()
+        fresh.engine.feed(pcm)
+        fresh.engine.finish()
+        fresh._audio = [pcm]
         return fresh.decide(Hypothesis(heard, 0.9), 1.0, 1.0 + len(speech) / corpus.RATE, 3.0)
 
     for text, absorbed_as in (("pain", "fine"), ("it hurts", "good"), ("patient in pain", "no")):
