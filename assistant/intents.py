@@ -47,5 +47,5 @@ class Listening(str, Enum):
     # The commands and "pain level N": after a pain event, and when the session is over. Not
     # otherwise, so that "patient in pain" mid-massage is never taken for a pain score.
     PAIN_LEVEL = "pain level"
-    # While a voice note records, only pain and stop: the memo's words must not steer the session.
+    # While a voice note records, only pain: the memo's words must not steer the session.
     NOTE = "note"

@@ -125,7 +125,8 @@ def fill_state(state: ScreenState, session: Session, phraser: Phraser, now: floa
         answered = len(session.screen_answers)
         questions = session.screen_questions
         current = questions[min(answered, len(questions) - 1)]
-        state.stage = f"Contraindications: question {answered + 1} of {len(questions)}"
+        number = min(answered + 1, len(questions))  # a yes to an absolute one waits on its own
+        state.stage = f"Contraindications: question {number} of {len(questions)}"
         state.step_text = current.contraindication.question
         state.step_number = 0
         return

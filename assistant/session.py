@@ -577,6 +577,10 @@ class Session:
             self.phase = Phase.PAIN_HOLD
         elif previous is Phase.SCREENING:
             # Nothing is being done to the patient yet: note it, and go on with the questions.
+            blocking = self._blocking()
+            if blocking is not None:
+                waiting = Say(Message("screen_blocking", {"names": (blocking.name,)}))
+                return [*actions, Say(Message("screen_pain", {})), waiting]
             return [*actions, Say(Message("screen_pain", {})), self._ask()]
         # A pain score may follow ("pain level six"); after the session it is already awaited.
         if self.phase is Phase.PAIN_HOLD:

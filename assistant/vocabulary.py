@@ -103,9 +103,8 @@ class CommandVocabulary(BaseModel):
         if listening is Listening.PAIN_LEVEL:
             return {**self.phrase_table(), **self.pain_level_table()}
         if listening is Listening.NOTE:
-            return _table(
-                {i: p for i, p in self.commands.items() if i in (Intent.PAIN, Intent.STOP)}
-            )
+            # Pain only: a memo forced into "stop session" would end the session mid-massage.
+            return _table({Intent.PAIN: self.commands[Intent.PAIN]})
         return self.phrase_table()
 
     def every_phrase(self) -> dict[str, Intent]:

@@ -95,6 +95,10 @@ class VoiceInput:
 
     def take_note(self, seconds: float, path: Path) -> bool:
         """Keep the next seconds of input as a WAV at path (owner-only); NoteKept follows."""
+        if not self._thread.is_alive():
+            return False
+        while path.exists():  # a resumed session numbers its notes from one again
+            path = path.with_name(f"{path.stem}+{path.suffix}")
         with self._note_lock:
             if self._note is not None:
                 return False
@@ -112,12 +116,18 @@ class VoiceInput:
             if note.samples < note.samples_wanted and not ended:
                 return
             self._note = None
-        import soundfile
-
         samples = np.concatenate(note.chunks)[: note.samples_wanted] if note.chunks else np.zeros(0)
-        wav = io.BytesIO()
-        soundfile.write(wav, samples.astype(np.int16), SAMPLE_RATE, format="WAV", subtype="PCM_16")
-        write_private(note.path, wav.getvalue())
+        try:
+            import soundfile
+
+            wav = io.BytesIO()
+            soundfile.write(
+                wav, samples.astype(np.int16), SAMPLE_RATE, format="WAV", subtype="PCM_16"
+            )
+            write_private(note.path, wav.getvalue())
+        except Exception:  # this thread hears "patient in pain": it must live on
+            self._post(NoteKept(None, 0.0, self.clock()))
+            return
         self._post(NoteKept(str(note.path), len(samples) / SAMPLE_RATE, self.clock()))
 
     def on_speech(self, event: SpeechEvent) -> None:

@@ -270,3 +270,15 @@ def test_a_bad_contraindication_list_is_a_clear_error(tmp_path: Path) -> None:
     assert "neighbouring_areas_only is for relative contraindications: fever" in (
         raised.value.describe()
     )
+
+
+def test_pain_while_an_absolute_yes_waits_keeps_waiting_for_it() -> None:
+    # With the exacerbation on record an absolute question is the last one.
+    session, _ = screening(exacerbation=True)
+    for _ in range(4):
+        session.handle(Command(Intent.NO, 1.0))
+    session.handle(Command(Intent.YES, 2.0))  # a tumour: waits to be confirmed
+    actions = session.handle(Command(Intent.PAIN, 3.0))
+    assert said(actions) == ["screen_pain", "screen_blocking"]
+    assert session.phase is Phase.SCREENING
+    assert EndSession("blocked") in session.handle(Command(Intent.YES, 4.0))

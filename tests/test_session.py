@@ -551,6 +551,6 @@ def test_a_voice_note_without_a_microphone_says_so() -> None:
     assert ListenFor(Listening.PAIN_LEVEL) in actions
 
 
-def test_while_a_note_records_only_pain_and_stop_are_listened_for() -> None:
+def test_while_a_note_records_only_pain_is_listened_for() -> None:
     vocabulary = load_vocabulary()
-    assert set(vocabulary.table_for(Listening.NOTE).values()) == {Intent.PAIN, Intent.STOP}
+    assert set(vocabulary.table_for(Listening.NOTE).values()) == {Intent.PAIN}

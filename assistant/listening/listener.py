@@ -354,8 +354,14 @@ class Listener:
             # "Fine" is near "pain", "good" near "it hurts": what the room talk took is decoded
             # again among the commands alone, and kept if it is pain. A missed pain command is
             # worse than a reply taken for one (bench_asr: pain and replies, with and without).
-            again = self.engine.decode_again(b"".join(self._audio), self._table)
-            if self._table.get(again.text) is Intent.PAIN:
+            audio = b"".join(self._audio)
+            again = self.engine.decode_again(audio, self._table)
+            overlapping = self._overlapping(start, end)
+            # Over the assistant's voice, only if pain explains the sound better than its words.
+            spoken = " ".join(i.text for i in overlapping).split()
+            if self._table.get(again.text) is Intent.PAIN and (
+                not overlapping or self.engine.prefers_phrase(audio, again.text, spoken)
+            ):
                 text, confidence, intent = again.text, again.confidence, Intent.PAIN
         if intent is None:
             if text in self.vocabulary.answer_table():
