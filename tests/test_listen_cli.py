@@ -40,6 +40,18 @@ def recording(
     return path, spans
 
 
+def _session_from_recording(
+    path: Path, db: Path
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """`run cervical` steered by the recording, printing only; the run and what it obeyed."""
+    result = subprocess.run(
+        [*CLI, "run", "cervical", "--skip-screen", "--audio-file", str(path), "--no-voice", "--db", str(db)],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result, [line for line in result.stdout.splitlines() if line.startswith("[heard]")]
+
+
 def test_listen_prints_each_command_as_json(recording) -> None:
     path, spans = recording
     result = subprocess.run(
@@ -70,12 +82,7 @@ def test_listen_prints_each_command_as_json(recording) -> None:
 def test_a_whole_session_driven_by_a_recording_headless(recording, tmp_path: Path) -> None:
     path, _spans = recording
     db, spoken = tmp_path / "s.sqlite3", tmp_path / "assistant.wav"
-    result = subprocess.run(
-        [*CLI, "run", "cervical", "--skip-screen", "--audio-file", str(path), "--no-voice", "--db", str(db)],
-        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    heard = [line for line in result.stdout.splitlines() if line.startswith("[heard]")]
+    result, heard = _session_from_recording(path, db)
     assert heard == [
         "[heard] next please",
         "[heard] patient in pain",
@@ -124,12 +131,7 @@ def test_a_voice_note_keeps_the_next_seconds_with_the_session(tmp_path: Path) ->
     sf.write(str(recording), np.concatenate(parts).astype(np.float32), corpus.RATE)
     db = tmp_path / "records" / "s.sqlite3"
     db.parent.mkdir()
-    result = subprocess.run(
-        [*CLI, "run", "cervical", "--skip-screen", "--audio-file", str(recording), "--no-voice", "--db", str(db)],
-        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    heard = [line for line in result.stdout.splitlines() if line.startswith("[heard]")]
+    result, heard = _session_from_recording(recording, db)
     assert heard == ["[heard] take a note", "[heard] stop session"]  # nothing from the memo
     assert "Note kept." in result.stdout
     (note,) = (db.parent / "notes" / "session-1").iterdir()
