@@ -112,7 +112,7 @@ class PrintedGuidance:
 class SessionDisplay(Interface):
     """A live view of the session (the session screen); told after everything that happens."""
 
-    def update(self, session: Session, now: float) -> None: ...
+    def update(self, session: Session) -> None: ...
 
     def heard(self, text: str) -> None: ...
 
@@ -334,7 +334,7 @@ class SessionRunner:
     def _apply(self, actions: list[Action]) -> None:
         self._apply_actions(actions)
         if self.display is not None:
-            self.display.update(self.session, self.clock())
+            self.display.update(self.session)
 
     def _apply_actions(self, actions: list[Action]) -> None:
         # Records first, so that a crash while speaking never loses what just happened.

@@ -146,8 +146,8 @@ def level_fraction(level_db: float | None) -> float | None:
 class LiveScreen:
     """Redraws the session screen a few times a second while a session runs.
 
-    The runner calls update, heard and ignored from its thread; the redraw reads the state and
-    the microphone level from rich's refresh thread.
+    The state is filled in one place, the redraw, which rich runs under its own lock whether
+    the refresh thread or the runner (through update) asks for it.
     """
 
     def __init__(
@@ -178,9 +178,9 @@ class LiveScreen:
         self.state.mic_level = level_fraction(self._mic_level_db())
         return render_screen(self.state)
 
-    def update(self, session: Session, now: float) -> None:
+    def update(self, session: Session) -> None:
         self._session = session
-        fill_state(self.state, session, self._phraser, now)
+        self._live.refresh()
 
     def heard(self, text: str) -> None:
         self.state.last_heard = text
