@@ -203,6 +203,7 @@ class Session:
         self.screen_answers: list[ScreenAnswer] = []
         self.outcome: str | None = None  # once finished: completed, stopped or blocked
         self._closing = False  # finished, waiting a moment for a pain score
+        self._pain_while_closing = False  # pain in that wait: the score given next belongs to it
         self._note_step: int | None = None  # the step a voice note being recorded belongs to
         self._notes_taken = 0
 
@@ -586,13 +587,18 @@ class Session:
         if self.phase is Phase.PAIN_HOLD:
             actions.append(ListenFor(Listening.PAIN_LEVEL))
         actions.append(Say(Message("pain", self._pain_slots())))
+        if self._closing:
+            # The wait starts again, so there is time to score this pain once it has been said.
+            self._pain_while_closing = True
+            actions.append(StartTimer(CLOSING, self.settings.closing_seconds))
         return actions
 
     def _pain_level(self, event: Command) -> list[Action]:
         """A pain score: after a pain event it belongs to it; otherwise it stands on its own."""
         if event.value is None or not 0 <= event.value <= 10:
             return [Say(Message("pain_level_how", {}))]
-        after_pain = self.phase is Phase.PAIN_HOLD
+        after_pain = self.phase is Phase.PAIN_HOLD or self._pain_while_closing
+        self._pain_while_closing = False
         actions: list[Action] = [
             self._record_command(event),
             self._record("pain_level", event.at, level=event.value, after_pain=after_pain),

@@ -311,6 +311,18 @@ def test_a_pain_score_at_the_end_is_recorded_and_ends_the_session() -> None:
     assert actions[-1] == EndSession("completed")
 
 
+def test_a_score_after_pain_in_the_closing_wait_belongs_to_that_pain() -> None:
+    session = finished_session()
+    actions = session.handle(Command(Intent.PAIN, 3.0))
+    assert "pain" in records(actions)
+    # The wait for a score starts again once the pain has been dealt with.
+    assert StartTimer(CLOSING, 20.0) in actions
+    actions = session.handle(Command(Intent.PAIN_LEVEL, 6.0, "pain level seven", value=7))
+    level = next(a for a in actions if isinstance(a, Record) and a.kind == "pain_level")
+    assert level.data["level"] == 7 and level.data["after_pain"] is True
+    assert actions[-1] == EndSession("completed")
+
+
 def test_stop_session_at_the_end_ends_it_without_a_score() -> None:
     session = finished_session()
     actions = session.handle(Command(Intent.STOP, 3.0))
