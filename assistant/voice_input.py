@@ -83,6 +83,7 @@ class VoiceInput:
         self.level_db: float | None = None  # of the latest chunk, for the session screen's meter
         self._note: _OpenNote | None = None
         self._note_lock = threading.Lock()
+        self._lost = False  # the input is gone until sound arrives again
         self.clock: Callable[[], float] = time.monotonic  # the runner's, for NoteKept.at
 
     def start(self) -> None:
@@ -95,7 +96,7 @@ class VoiceInput:
 
     def take_note(self, seconds: float, path: Path) -> bool:
         """Keep the next seconds of input as a WAV at path (owner-only); NoteKept follows."""
-        if not self._thread.is_alive():
+        if not self._thread.is_alive() or self._lost:
             return False
         while path.exists():  # a resumed session numbers its notes from one again
             path = path.with_name(f"{path.stem}+{path.suffix}")
@@ -116,7 +117,10 @@ class VoiceInput:
             if note.samples < note.samples_wanted and not ended:
                 return
             self._note = None
-        samples = np.concatenate(note.chunks)[: note.samples_wanted] if note.chunks else np.zeros(0)
+        if not note.chunks:
+            self._post(NoteKept(None, 0.0, self.clock()))
+            return
+        samples = np.concatenate(note.chunks)[: note.samples_wanted]
         try:
             import soundfile
 
@@ -140,12 +144,11 @@ class VoiceInput:
             self.listener.speaking_ended(event.at, monotonic=True)
 
     def _run(self) -> None:
-        lost = False
         while not self._stopped.is_set():
             try:
                 for chunk in self.source.chunks():
-                    if lost:
-                        lost = False
+                    if self._lost:
+                        self._lost = False
                         self.listener.resume_after_gap()
                         self._post(MicrophoneBack())
                     self.level_db = level_db(np.asarray(chunk))
@@ -155,9 +158,11 @@ class VoiceInput:
                     if self._stopped.is_set():
                         return
             except InputLost as error:
-                if not lost:
-                    lost = True
+                if not self._lost:
+                    self._lost = True
                     self._post(MicrophoneLost(str(error)))
+                    # A note ends with the sound it got: the rest of the memo was never heard.
+                    self._keep_for_note(np.zeros(0, dtype=np.int16), ended=True)
                 self._stopped.wait(self._retry_seconds)
                 continue
             if self._stopped.is_set():
