@@ -27,6 +27,10 @@ class DataFileError(Exception):
         self.problems = problems
         super().__init__(self.describe())
 
+    def __reduce__(self) -> tuple[type[DataFileError], tuple[Path, list[DataFileProblem]]]:
+        # Raised in a worker process, it must arrive whole in the parent (benchmarks use pools).
+        return (DataFileError, (self.path, self.problems))
+
     def describe(self) -> str:
         lines = []
         for problem in self.problems:

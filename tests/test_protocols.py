@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -239,6 +240,15 @@ def test_each_kind_of_bad_file_names_file_line_and_field(
     assert f"{path}:{line_of(path, needle)}:" in text
     assert field in text
     assert message in text
+
+
+def test_a_bad_file_error_crosses_process_boundaries_whole(tmp_path: Path) -> None:
+    path = broken(tmp_path, "repetitions: 3-4", "repetitions: 4-3")
+    with pytest.raises(DataFileError) as caught:
+        load_model(path, Protocol)
+    again = pickle.loads(pickle.dumps(caught.value))
+    assert isinstance(again, DataFileError) and str(again) == str(caught.value)
+    assert again.path == path and again.problems == caught.value.problems
 
 
 def test_validate_command_exit_codes_and_no_traceback(tmp_path: Path) -> None:
