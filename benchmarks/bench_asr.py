@@ -98,6 +98,14 @@ def _run_clips(args: tuple[str, list[str], list[str], list[str], str | None]) ->
             outcomes.append(outcome)
             cpu += used
             audio_s += len(clip.audio) / SAMPLE_RATE
+    if "first command" in kinds:
+        # Pain as the first thing a new listener hears: nothing before it has tuned the engine.
+        pain = {Intent.PAIN: vocabulary.commands[Intent.PAIN]}
+        for clip in corpus.command_clips(chosen, [condition], pain):
+            fresh = Listener(vocabulary, settings=listener.settings, vosk_model=vosk_model)
+            outcome, _ = _stream_clip(fresh, clip, step)
+            outcome.update(kind="first command", text=clip.text)
+            outcomes.append(outcome)
     return {
         "condition": condition,
         "outcomes": outcomes,
@@ -192,10 +200,18 @@ def _summarise(results: list[dict[str, Any]], show_errors: bool) -> dict[str, An
     spoken_values: dict[str, dict[str, list[int]]] = defaultdict(
         lambda: defaultdict(lambda: [0, 0, 0])
     )
+    first_pain: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for result in results:
         condition = result["condition"]
         hits: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         for o in result["outcomes"]:
+            if o["kind"] == "first command":
+                counts = first_pain[condition]
+                counts[0] += o["accepted"] == [o["intent"]]
+                counts[1] += 1
+                if show_errors and o["accepted"] != [o["intent"]]:
+                    errors.append(f"FIRST {o['name']}: {o['accepted']} {o['rejected']}")
+                continue
             if o["kind"] in ("answer", "pain level"):
                 # A pain score is right only with its number: the phrase heard must be the one said.
                 right = o["accepted"] == [o["intent"]] and (
@@ -253,6 +269,8 @@ def _summarise(results: list[dict[str, Any]], show_errors: bool) -> dict[str, An
         # distractor: the therapist's sentences; reply: a patient's short answers, listed in the
         # vocabulary's other_speech (or answers) or not; human: recorded readings and card names
         "false_accepts_by_kind": {c: f"{v[0]}/{v[1]}" for c, v in sorted(false_by_kind.items())},
+        # Each pain phrase by each speaker, heard by a new listener as the first thing it hears.
+        "pain_as_first_command": {c: f"{v[0]}/{v[1]}" for c, v in sorted(first_pain.items())},
         "latency_ms": {
             "p50": round(float(np.percentile(latencies, 50)), 1) if latencies else None,
             "p95": round(float(np.percentile(latencies, 95)), 1) if latencies else None,
@@ -274,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conditions", default=",".join(corpus.CONDITIONS))
     parser.add_argument("--speakers", default=",".join(s.name for s in corpus.SPEAKERS))
-    parser.add_argument("--kinds", default="command,distractor,answer,pain level")
+    parser.add_argument("--kinds", default="command,distractor,answer,pain level,first command")
     parser.add_argument("--set", action="append", default=[], help="ListenerSettings field=value")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--vosk-model", default=None)
