@@ -12,12 +12,14 @@ from typing import Protocol
 
 import numpy as np
 
+from assistant.listening.echo import EchoCanceller
 from assistant.listening.engines import SAMPLE_RATE
 from assistant.listening.listener import Decision, Listener
 from assistant.listening.microphone import InputLost
 from assistant.listening.segmenter import level_db
 from assistant.reports.files import write_private
 from assistant.session import NoteKept
+from assistant.speech.audio import resample
 from assistant.speech.worker import SpeechEvent
 
 
@@ -65,7 +67,10 @@ class _OpenNote:
 
 
 class VoiceInput:
-    """Feeds a source into a listener and posts what was decided; retries a lost microphone."""
+    """Feeds a source into a listener and posts what was decided; retries a lost microphone.
+
+    With an echo canceller, what the assistant plays is taken out of the input first.
+    """
 
     def __init__(
         self,
@@ -73,9 +78,11 @@ class VoiceInput:
         listener: Listener,
         post: Callable[[VoiceEvent], None],
         retry_seconds: float = 1.0,
+        echo: EchoCanceller | None = None,
     ) -> None:
         self.source = source
         self.listener = listener
+        self.echo = echo
         self._post = post
         self._retry_seconds = retry_seconds
         self._stopped = threading.Event()
@@ -136,8 +143,15 @@ class VoiceInput:
             self.listener.assistant_speaking(
                 event.text, event.at, duration=event.duration, monotonic=True
             )
+            if self.echo is not None and event.audio is not None:
+                played = resample(event.audio, SAMPLE_RATE).samples
+                start = self.listener.to_stream_time(event.at) + event.output_latency
+                self.echo.add_reference(played, start)
         else:
             self.listener.speaking_ended(event.at, monotonic=True)
+            if self.echo is not None and event.kind != "finished":
+                # Cut short: the rest was never played.
+                self.echo.stop_reference(self.listener.to_stream_time(event.at))
 
     def _run(self) -> None:
         lost = False
@@ -147,8 +161,12 @@ class VoiceInput:
                     if lost:
                         lost = False
                         self.listener.resume_after_gap()
+                        if self.echo is not None:
+                            self.echo.resume_at(self.listener.stream_time)
                         self._post(MicrophoneBack())
                     self.level_db = level_db(np.asarray(chunk))
+                    if self.echo is not None:
+                        chunk = self.echo.process(chunk)
                     self._keep_for_note(chunk)
                     for decision in self.listener.feed(chunk):
                         self._post(Heard(decision))
