@@ -29,8 +29,8 @@ Floats = npt.NDArray[np.float64]
 class EchoSettings:
     """The canceller's shape; block and filter lengths are in samples at 16 kHz."""
 
-    block: int = 256
-    partitions: int = 14  # 14 x 16 ms: the room's response up to 224 ms after the direct sound
+    block: int = 512
+    partitions: int = 7  # 7 x 32 ms: the room's response up to 224 ms after the direct sound
     step: float = 0.8  # NLMS step size (0..2; 1 learns fastest without noise)
     # How much later than announced the loudspeaker may sound (device buffers), and how much
     # earlier (the announced output latency may be an overestimate).
@@ -40,6 +40,9 @@ class EchoSettings:
     # utterance starts with silence or the therapist speaks over it.
     delay_window: float = 0.8
     delay_tries: int = 4
+    # Near the delay found before, a shorter stretch tells it sooner.
+    near_delay: float = 0.1
+    near_window: float = 0.4
     # The direct sound is placed this far into the filter, for paths a little earlier than found.
     pre_delay: int = 48
     # Adaptation stops while the echo estimate explains less than this share of the microphone
@@ -48,6 +51,9 @@ class EchoSettings:
     talk_over_share: float = 0.7
     talk_over_hold: int = 6
     relearn_after: float = 4.0
+    # The echo the filter leaves is turned down to this share where it is all there is (1: never).
+    residual_floor: float = 0.1
+    residual_margin: float = 2.0
 
 
 @dataclass
@@ -56,6 +62,9 @@ class _Segment:
     samples: Floats
     delay_checked: bool = False
     tries: int = 0
+    # The filters as they were when it began to sound, if they had learned the room by then.
+    learned: tuple[np.ndarray, np.ndarray] | None = None
+    began: bool = False
 
     @property
     def end(self) -> int:
@@ -88,6 +97,11 @@ class EchoCanceller:
         self._block_fg: Floats | None = None
         self._block_bg: Floats | None = None
         self._mic_power = 0.0
+        self._constrain_next = 0
+        self._gain = 1.0
+        self._block_gain = np.ones(s.block)
+        self._error_power_last = 0.0
+        self._residual_ratio = 0.1
         self._error_power = 0.0
         self._converged = False
         self._hold = 0
@@ -182,6 +196,7 @@ class EchoCanceller:
                     piece = mic[done : done + take] / 32768.0
                     self._block_mic[offset : offset + take] = piece
                     cleaned = piece - self._block_fg[offset : offset + take]
+                    cleaned *= self._block_gain[offset : offset + take]
                     if out is None:
                         out = mic.copy()
                     out[done : done + take] = np.clip(np.round(cleaned * 32768.0), -32768, 32767)
@@ -197,10 +212,26 @@ class EchoCanceller:
     def _begin_block(self, block: int) -> None:
         if not self._sounding(block):
             self._block_fg = self._block_bg = None
+            self._gain = 1.0
             return
         self._update_spectra(block)
+        reached = (block + 1) * self._n - self._delay + self.settings.pre_delay
+        for segment in self._segments:
+            if not segment.began and segment.start < reached:
+                segment.began = True
+                if self._converged:
+                    segment.learned = (self._w_fg.copy(), self._w_bg.copy())
         self._block_fg = self._estimate(self._w_fg)
         self._block_bg = self._estimate(self._w_bg)
+        gain = 1.0
+        if self.settings.residual_floor < 1.0 and self._converged:
+            # What the filter leaves of the echo is about residual_ratio of its estimate; where
+            # that makes up most of what was left in the last block, nobody else is speaking.
+            echo = float(self._block_fg @ self._block_fg)
+            left = self._residual_ratio * echo * self.settings.residual_margin
+            gain = max(self.settings.residual_floor, 1.0 - left / (self._error_power_last + 1e-12))
+        self._block_gain = np.linspace(self._gain, gain, self._n, endpoint=False)
+        self._gain = gain
 
     def _update_spectra(self, block: int) -> None:
         """Spectra of the delayed reference, the newest (ending with block) first."""
@@ -214,7 +245,7 @@ class EchoCanceller:
         else:
             for b in range(self._x_block + 1, block + 1):
                 frame = self._reference(b * n - lag - n, 2 * n)
-                self._x = np.roll(self._x, 1, axis=0)
+                self._x[1:] = self._x[:-1].copy()
                 self._x[0] = np.fft.rfft(frame)
         self._x_block = block
 
@@ -226,8 +257,13 @@ class EchoCanceller:
         mic = self._block_mic
         e_fg = mic - self._block_fg
         e_bg = mic - self._block_bg
+        self._error_power_last = float(e_fg @ e_fg)
         if not self._talk_over(mic, self._block_fg, e_fg):
             self._adapt(e_bg)
+            echo = float(self._block_fg @ self._block_fg)
+            if self._converged and echo > 1e-9 * self._n:
+                ratio = min(1.0, self._error_power_last / echo)
+                self._residual_ratio = 0.95 * self._residual_ratio + 0.05 * ratio
         self._two_path(e_fg, e_bg, self._block_fg - self._block_bg)
 
     def _talk_over(self, mic: Floats, echo: Floats, error: Floats) -> bool:
@@ -260,11 +296,15 @@ class EchoCanceller:
         power = np.sum(np.abs(self._x) ** 2, axis=0)
         # The floor keeps near-silent reference bins from taking huge steps on noise.
         floor = 1e-6 * 2 * n * self.settings.partitions + 0.01 * float(np.mean(power))
-        gradient = np.conj(self._x) * (self.settings.step * spectrum / (power + floor))
-        # Only the first half of each partition's impulse response is kept (overlap-save).
-        impulse = np.fft.irfft(gradient, 2 * n, axis=1)
-        impulse[:, n:] = 0.0
-        self._w_bg += np.fft.rfft(impulse, axis=1)
+        self._w_bg += np.conj(self._x) * (self.settings.step * spectrum / (power + floor))
+        # Only the first half of each partition's impulse response may be non-zero (overlap-
+        # save); enforcing it on one partition per block in turn costs two small transforms
+        # instead of two per partition, and learns about as well.
+        p = self._constrain_next
+        self._constrain_next = (p + 1) % self.settings.partitions
+        impulse = np.fft.irfft(self._w_bg[p], 2 * n)
+        impulse[n:] = 0.0
+        self._w_bg[p] = np.fft.rfft(impulse)
 
     def _two_path(self, e_fg: Floats, e_bg: Floats, difference: Floats) -> None:
         """Copy the background filter to the foreground while it cancels better; undo it when
@@ -299,36 +339,57 @@ class EchoCanceller:
         for segment in self._segments:
             if segment.delay_checked:
                 continue
-            first = segment.start + segment.tries * window // 2
-            if self._pos < first + window + reach:
+            if segment.tries == 0 and self.delay_estimates:
+                # The device usually buffers as it did before: looking near the last delay
+                # first gives an answer sooner.
+                near = round(s.near_delay * SAMPLE_RATE)
+                lo, hi = max(-lead, self._delay - near), min(reach, self._delay + near)
+                first, length = segment.start, round(s.near_window * SAMPLE_RATE)
+            else:
+                lo, hi, length = -lead, reach, window
+                first = segment.start + max(0, segment.tries - 1) * window // 2
+            if self._pos < first + length + hi:
                 return
             segment.tries += 1
-            found = self._find_delay(first, window, lead, reach)
-            if found is not None or segment.tries >= s.delay_tries or first + window >= segment.end:
+            found = self._find_delay(first, length, lo, hi)
+            if found is not None or segment.tries > s.delay_tries or first + length >= segment.end:
                 segment.delay_checked = True
-            if found is not None:
-                self.delay_estimates.append(found / SAMPLE_RATE)
+            if found is None:
+                continue
+            self.delay_estimates.append(found / SAMPLE_RATE)
+            if segment.learned is not None and found != self._delay:
+                # The filters model the room behind the delay found before; what they learned
+                # while misaligned since this utterance began is dropped.
+                self._w_fg, self._w_bg = segment.learned
+                self._delay = found
+                self._x_block = -(10**9)
+            else:
+                # Learned during this utterance, behind the old delay: moved along with it.
                 self._move_delay(found)
 
-    def _find_delay(self, first: int, window: int, lead: int, reach: int) -> int | None:
-        """The lag of the microphone behind the reference (GCC-PHAT), None if unclear."""
+    def _find_delay(self, first: int, window: int, lo: int, hi: int) -> int | None:
+        """The lag (lo..hi) of the microphone behind the reference (GCC-PHAT), None if unclear."""
         reference = self._reference(first, window)
         if float(reference @ reference) < window * 1e-7:
             return None
-        mic = self._history.read(first - lead, window + lead + reach)
+        mic = self._history.read(first + lo, window + hi - lo)
         if mic is None or float(mic @ mic) < window * 1e-8:
             return None
         size = 1 << int(np.ceil(np.log2(len(mic) + window)))
         cross = np.fft.rfft(mic, size) * np.conj(np.fft.rfft(reference, size))
         cross /= np.abs(cross) + 1e-12
-        correlation = np.fft.irfft(cross, size)[: lead + reach + 1]
+        correlation = np.fft.irfft(cross, size)[: hi - lo + 1]
         peak = int(np.argmax(correlation))
+        if lo > -round(self.settings.max_lead * SAMPLE_RATE) and peak < 32:
+            return None  # at the edge of a narrowed search: the true peak may lie beyond it
+        if hi < round(self.settings.max_delay * SAMPLE_RATE) and peak > hi - lo - 32:
+            return None
         strength = float(correlation[peak])
         # Beside the peak the correlation is noise: the peak must stand well out of it.
         around = np.delete(correlation, range(max(0, peak - 32), peak + 33))
         if strength < 6.0 * float(np.std(around)) + 1e-9:
             return None
-        return peak - lead
+        return peak + lo
 
     def _move_delay(self, delay: int) -> None:
         """Take a new bulk delay, shifting the learned response so it still fits the room."""
@@ -344,7 +405,9 @@ class EchoCanceller:
         n = self._n
         impulse = np.fft.irfft(weights, 2 * n, axis=1)[:, :n].reshape(-1)
         moved = np.zeros_like(impulse)
-        if shift >= 0:
+        if abs(shift) >= len(impulse):
+            pass  # the room's response lies wholly outside the new span: learned afresh
+        elif shift >= 0:
             moved[: len(impulse) - shift] = impulse[shift:]
         else:
             moved[-shift:] = impulse[: len(impulse) + shift]
