@@ -14,12 +14,11 @@ import numpy as np
 
 from assistant.listening.echo import EchoCanceller
 from assistant.listening.engines import SAMPLE_RATE
-from assistant.listening.listener import Decision, Listener
+from assistant.listening.listener import Decision, Listener, to_stream_format
 from assistant.listening.microphone import InputLost
 from assistant.listening.segmenter import level_db
 from assistant.reports.files import write_private
 from assistant.session import NoteKept
-from assistant.speech.audio import resample
 from assistant.speech.worker import SpeechEvent
 
 
@@ -144,7 +143,8 @@ class VoiceInput:
                 event.text, event.at, duration=event.duration, monotonic=True
             )
             if self.echo is not None and event.audio is not None:
-                played = resample(event.audio, SAMPLE_RATE).samples
+                # Band-limited: the alias of a hiss above 8 kHz is nowhere in the microphone's signal.
+                played = to_stream_format(event.audio.samples, event.audio.sample_rate)
                 start = self.listener.to_stream_time(event.at) + event.output_latency
                 self.echo.add_reference(played, start)
         else:

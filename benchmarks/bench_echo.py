@@ -199,17 +199,20 @@ def _run_room(args: tuple[Room, list[Trial], bool, list[str]]) -> dict[str, Any]
     mic, _echo, layout = _stream(room, trials)
     listener = Listener()
     canceller = EchoCanceller(_settings(overrides)) if cancel else None
-    for item in layout:
-        start, end = item["speaking"]
-        listener.assistant_speaking(item["trial"].announcement, start, end)
-        if canceller is not None:
-            canceller.add_reference(item["played"], start)
+    # Told as the speech worker tells the voice input: when each announcement starts to play.
+    untold = list(layout)
     cleaned: list[np.ndarray] = []
     decisions = []
     cancel_cpu = 0.0
     total_cpu = 0.0
     for i in range(0, len(mic), CHUNK):
         chunk = mic[i : i + CHUNK]
+        while untold and untold[0]["speaking"][0] <= (i + CHUNK) / SAMPLE_RATE:
+            item = untold.pop(0)
+            start, end = item["speaking"]
+            listener.assistant_speaking(item["trial"].announcement, start, end)
+            if canceller is not None:
+                canceller.add_reference(item["played"], start)
         t0 = time.process_time()
         if canceller is not None:
             chunk = canceller.process(chunk)

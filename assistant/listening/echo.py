@@ -3,13 +3,17 @@
 The samples the loudspeaker plays are the reference. A partitioned-block frequency-domain
 adaptive filter (normalised LMS, overlap-save) learns how the room turns them into what the
 microphone hears, and its estimate is subtracted. The loudspeaker's sound reaches the
-microphone after device buffering and flight time: that bulk delay is found by GCC-PHAT when an
-utterance starts to play, so the filter only has to model the room's response.
+microphone after device buffering and flight time: that bulk delay is found by GCC-PHAT for
+each utterance, so the filter only has to model the room's response, which it keeps from one
+utterance to the next.
 
-Double talk (the therapist speaking over the echo) is handled with two filters: a background
-filter adapts all the time, a foreground filter produces the output and takes over the
-background's weights only while they cancel better; when speech over the echo throws the
-background filter off, it is reset from the foreground one.
+The therapist speaking over the echo must not spoil what the filter has learned: adaptation
+stops while the echo estimate explains too little of the microphone signal, and of two filters
+only the one that adapts is exposed to the risk; the other, which makes the output, takes over
+its weights only while they cancel better, and gives them back when they went wrong.
+
+What the filter leaves of the echo is turned down where nothing else is heard, so that the
+recogniser's endpointer does not take the remains of the assistant's voice for speech.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import numpy.typing as npt
 from assistant.listening.engines import SAMPLE_RATE
 
 Floats = npt.NDArray[np.float64]
+
+_QUIET = 1e-8  # mean square of a block below which it counts as silence (-80 dBFS)
 
 
 @dataclass(frozen=True)
@@ -40,9 +46,16 @@ class EchoSettings:
     # utterance starts with silence or the therapist speaks over it.
     delay_window: float = 0.8
     delay_tries: int = 4
-    # Near the delay found before, a shorter stretch tells it sooner.
-    near_delay: float = 0.1
-    near_window: float = 0.4
+    # Near the delay found before, a shorter stretch tells it sooner; tried on so many stretches
+    # before the whole range is searched.
+    near_delay: float = 0.03
+    near_window: float = 0.25
+    near_tries: int = 3
+    # Within an utterance, how often and how far from the delay found it is looked for again.
+    follow_every: float = 0.5
+    follow_window: float = 0.5
+    follow_range: float = 0.06
+    delay_tolerance: int = 3  # samples
     # The direct sound is placed this far into the filter, for paths a little earlier than found.
     pre_delay: int = 48
     # Adaptation stops while the echo estimate explains less than this share of the microphone
@@ -50,7 +63,7 @@ class EchoSettings:
     # room is taken to have changed.
     talk_over_share: float = 0.7
     talk_over_hold: int = 6
-    relearn_after: float = 4.0
+    relearn_after: float = 3.0
     # The echo the filter leaves is turned down to this share where it is all there is (1: never).
     residual_floor: float = 0.1
     residual_margin: float = 2.0
@@ -65,6 +78,7 @@ class _Segment:
     # The filters as they were when it began to sound, if they had learned the room by then.
     learned: tuple[np.ndarray, np.ndarray] | None = None
     began: bool = False
+    next_check: int | None = None  # where the delay is to be checked again
 
     @property
     def end(self) -> int:
@@ -141,8 +155,8 @@ class EchoCanceller:
         cut = round(at * SAMPLE_RATE)
         with self._lock:
             for segment in self._segments:
-                if segment.end > cut:
-                    segment.samples = segment.samples[: max(0, cut - segment.start)]
+                if segment.start < cut < segment.end:
+                    segment.samples = segment.samples[: cut - segment.start]
 
     def resume_at(self, stream_time: float) -> None:
         """The input was lost until stream time: go on from there (the room is still learned)."""
@@ -269,9 +283,19 @@ class EchoCanceller:
     def _talk_over(self, mic: Floats, echo: Floats, error: Floats) -> bool:
         """Whether someone speaks over the echo, judged by how much of the microphone signal
         the echo estimate explains; only once the filter has learned the room."""
-        power = float(mic @ mic) + 1e-12
+        power = float(mic @ mic)
+        if power < _QUIET * self._n:
+            return False  # nothing heard (a sound server's digital silence): nothing to spoil
         self._mic_power = 0.95 * self._mic_power + 0.05 * power
         self._error_power = 0.95 * self._error_power + 0.05 * float(error @ error)
+        if self._error_power > 2.0 * self._mic_power:
+            # Subtracting makes it louder: what was learned no longer fits (the sound moved by
+            # more than the delay search followed). Better nothing than that; learn afresh.
+            self._w_fg[:] = 0.0
+            self._w_bg[:] = 0.0
+            self._converged = False
+            self._error_power = self._mic_power
+            return False
         if not self._converged:
             self._converged = self._mic_power > 10.0 * self._error_power
             return False
@@ -331,33 +355,41 @@ class EchoCanceller:
     # -- the bulk delay -------------------------------------------------------------------------
 
     def _check_delay(self) -> None:
-        """Find the delay of each new utterance once enough of it has been heard."""
+        """Find the delay of each new utterance once enough of it has been heard, and follow it
+        through the utterance (an output buffer that runs dry plays the rest a little later)."""
         s = self.settings
         lead = round(s.max_lead * SAMPLE_RATE)
         reach = round(s.max_delay * SAMPLE_RATE)
         window = round(s.delay_window * SAMPLE_RATE)
         for segment in self._segments:
             if segment.delay_checked:
+                self._follow_delay(segment, lead, reach)
                 continue
-            if segment.tries == 0 and self.delay_estimates:
-                # The device usually buffers as it did before: looking near the last delay
-                # first gives an answer sooner.
+            near_tries = s.near_tries if self.delay_estimates else 0
+            if segment.tries < near_tries:
+                # The device usually buffers about as it did before: looking near the last
+                # delay first gives an answer sooner.
                 near = round(s.near_delay * SAMPLE_RATE)
                 lo, hi = max(-lead, self._delay - near), min(reach, self._delay + near)
-                first, length = segment.start, round(s.near_window * SAMPLE_RATE)
+                length = round(s.near_window * SAMPLE_RATE)
+                first = segment.start + segment.tries * length
             else:
                 lo, hi, length = -lead, reach, window
-                first = segment.start + max(0, segment.tries - 1) * window // 2
+                first = segment.start + (segment.tries - near_tries) * window // 2
             if self._pos < first + length + hi:
                 return
             segment.tries += 1
             found = self._find_delay(first, length, lo, hi)
-            if found is not None or segment.tries > s.delay_tries or first + length >= segment.end:
+            tried_all = segment.tries >= near_tries + s.delay_tries
+            if found is not None or tried_all or first + length >= segment.end:
                 segment.delay_checked = True
             if found is None:
                 continue
+            segment.next_check = first + length
             self.delay_estimates.append(found / SAMPLE_RATE)
-            if segment.learned is not None and found != self._delay:
+            if abs(found - self._delay) <= s.delay_tolerance:
+                continue
+            if segment.learned is not None:
                 # The filters model the room behind the delay found before; what they learned
                 # while misaligned since this utterance began is dropped.
                 self._w_fg, self._w_bg = segment.learned
@@ -366,6 +398,27 @@ class EchoCanceller:
             else:
                 # Learned during this utterance, behind the old delay: moved along with it.
                 self._move_delay(found)
+
+    def _follow_delay(self, segment: _Segment, lead: int, reach: int) -> None:
+        """Check the delay again a little further into the utterance."""
+        s = self.settings
+        first = segment.next_check
+        length = round(s.follow_window * SAMPLE_RATE)
+        if first is None or first + length > segment.end:
+            segment.next_check = None
+            return
+        near = round(s.follow_range * SAMPLE_RATE)
+        lo, hi = max(-lead, self._delay - near), min(reach, self._delay + near)
+        if self._pos < first + length + hi:
+            return
+        segment.next_check = first + round(s.follow_every * SAMPLE_RATE)
+        found = self._find_delay(first, length, lo, hi)
+        # A sample or two either way is the estimate's own jitter, which the filter absorbs; a
+        # needless move by one sample would cost it most of what it cancels.
+        if found is not None and abs(found - self._delay) > s.delay_tolerance:
+            # Only the sound came later: the room, and so what was learned of it, is the same.
+            self._delay = found
+            self._x_block = -(10**9)
 
     def _find_delay(self, first: int, window: int, lo: int, hi: int) -> int | None:
         """The lag (lo..hi) of the microphone behind the reference (GCC-PHAT), None if unclear."""
@@ -385,9 +438,12 @@ class EchoCanceller:
         if hi < round(self.settings.max_delay * SAMPLE_RATE) and peak > hi - lo - 32:
             return None
         strength = float(correlation[peak])
-        # Beside the peak the correlation is noise: the peak must stand well out of it.
+        # Beside the peak the correlation is noise: the peak must stand well out of it, and
+        # above any other (voiced speech repeats itself every pitch period).
         around = np.delete(correlation, range(max(0, peak - 32), peak + 33))
-        if strength < 6.0 * float(np.std(around)) + 1e-9:
+        if not len(around):
+            return None
+        if strength < 6.0 * float(np.std(around)) + 1e-9 or strength < 1.2 * float(around.max()):
             return None
         return peak + lo
 
