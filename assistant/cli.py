@@ -102,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--no-listen", action="store_true", help="do not listen; commands are typed")
     run.add_argument(
+        "--no-echo-cancel",
+        action="store_true",
+        help="do not take the assistant's own voice out of the microphone signal",
+    )
+    run.add_argument(
         "--show-ignored", action="store_true", help="print what was heard but not obeyed, and why"
     )
     run.add_argument(
@@ -138,6 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, metavar="DIR", help="keep the WAV, the transcript and the report here"
     )
     demo.add_argument("--db", type=Path, help="the session database (default: your data folder)")
+    demo.add_argument(
+        "--no-echo-cancel",
+        action="store_true",
+        help="do not take the assistant's own voice out of what the microphone hears",
+    )
 
     commands.add_parser("voices", help="list the voice profiles and the installed engine voices")
 

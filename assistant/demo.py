@@ -24,6 +24,7 @@ import numpy as np
 
 from assistant.catalog import load_protocol
 from assistant.listening import Listener
+from assistant.listening.echo import EchoCanceller
 from assistant.listening.engines import SAMPLE_RATE
 from assistant.phrasing import Phraser, load_phrasebook
 from assistant.plan import SessionOptions, build_plan
@@ -234,7 +235,11 @@ class StampedLines:
 
 
 def run_demo(
-    protocol_name: str, store: SessionStore, out_dir: Path | None, out: TextIO = sys.stdout
+    protocol_name: str,
+    store: SessionStore,
+    out_dir: Path | None,
+    out: TextIO = sys.stdout,
+    echo_cancel: bool = True,
 ) -> int:
     """Run the demo session; returns its session id. Keeps the WAV and reports in out_dir."""
     folder = Path(tempfile.mkdtemp(prefix="massage-assistant-demo-"))
@@ -245,7 +250,7 @@ def run_demo(
         transcript_path.chmod(0o600)
         with transcript_path.open("w", encoding="utf-8") as transcript:
             stamped = StampedLines(out, time.monotonic, transcript)
-            session_id = _session(protocol_name, store, folder, stamped)
+            session_id = _session(protocol_name, store, folder, stamped, echo_cancel)
         if keep is not None:
             room_wav = keep / "demo.wav"
             shutil.move(str(folder / "demo.wav"), room_wav)
@@ -257,7 +262,9 @@ def run_demo(
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _session(protocol_name: str, store: SessionStore, folder: Path, out: StampedLines) -> int:
+def _session(
+    protocol_name: str, store: SessionStore, folder: Path, out: StampedLines, echo_cancel: bool
+) -> int:
     protocol, path = load_protocol(protocol_name)
     options = SessionOptions()
     plan = build_plan(protocol, options)
@@ -281,7 +288,8 @@ def _session(protocol_name: str, store: SessionStore, folder: Path, out: Stamped
     guidance = SpokenGuidance(worker, profile, runner.post, runner.clock, out)  # type: ignore[arg-type]
     runner.guidance = guidance
     listener = Listener(vocabulary)
-    voice = VoiceInput(room, listener, runner.post)
+    # The room's microphone hears the loudspeaker: what it plays is taken out again.
+    voice = VoiceInput(room, listener, runner.post, echo=EchoCanceller() if echo_cancel else None)
     guidance.listeners.append(voice.on_speech)
     runner.keyboard_ends_session = False
     runner.show_ignored = True
@@ -316,5 +324,5 @@ def _session(protocol_name: str, store: SessionStore, folder: Path, out: Stamped
 
 def demo_command(args: argparse.Namespace) -> int:
     with SessionStore(args.db or default_db_path()) as store:
-        run_demo(args.protocol, store, args.out)
+        run_demo(args.protocol, store, args.out, echo_cancel=not args.no_echo_cancel)
     return 0

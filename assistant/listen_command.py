@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from assistant.datafile import DataFileError
 from assistant.listening import Decision, Listener
+from assistant.listening.echo import EchoCanceller
 from assistant.listening.microphone import InputLost, Microphone
 from assistant.listening.sources import FileSource
 from assistant.runner import Notice
@@ -67,7 +68,9 @@ def open_voice_input(
         print(f"Not listening: {error}. Type the commands instead.", file=sys.stderr)
         return None
     print(_listening_to(listener, source), flush=True)
-    return VoiceInput(source, listener, post)
+    # A recording does not hear the loudspeaker: there is no echo in it to take out.
+    cancel = args.audio_file is None and not getattr(args, "no_echo_cancel", False)
+    return VoiceInput(source, listener, post, echo=EchoCanceller() if cancel else None)
 
 
 def decision_json(decision: Decision) -> str:

@@ -12,8 +12,9 @@ from typing import Protocol
 
 import numpy as np
 
+from assistant.listening.echo import EchoCanceller
 from assistant.listening.engines import SAMPLE_RATE
-from assistant.listening.listener import Decision, Listener
+from assistant.listening.listener import Decision, Listener, to_stream_format
 from assistant.listening.microphone import InputLost
 from assistant.listening.segmenter import level_db
 from assistant.reports.files import write_private
@@ -65,7 +66,10 @@ class _OpenNote:
 
 
 class VoiceInput:
-    """Feeds a source into a listener and posts what was decided; retries a lost microphone."""
+    """Feeds a source into a listener and posts what was decided; retries a lost microphone.
+
+    With an echo canceller, what the assistant plays is taken out of the input first.
+    """
 
     def __init__(
         self,
@@ -73,9 +77,11 @@ class VoiceInput:
         listener: Listener,
         post: Callable[[VoiceEvent], None],
         retry_seconds: float = 1.0,
+        echo: EchoCanceller | None = None,
     ) -> None:
         self.source = source
         self.listener = listener
+        self.echo = echo
         self._post = post
         self._retry_seconds = retry_seconds
         self._stopped = threading.Event()
@@ -140,8 +146,16 @@ class VoiceInput:
             self.listener.assistant_speaking(
                 event.text, event.at, duration=event.duration, monotonic=True
             )
+            if self.echo is not None and event.audio is not None:
+                # Band-limited: the alias of a hiss above 8 kHz is nowhere in the microphone's signal.
+                played = to_stream_format(event.audio.samples, event.audio.sample_rate)
+                start = self.listener.to_stream_time(event.at) + event.output_latency
+                self.echo.add_reference(played, start)
         else:
             self.listener.speaking_ended(event.at, monotonic=True)
+            if self.echo is not None and event.kind != "finished":
+                # Cut short: the rest was never played.
+                self.echo.stop_reference(self.listener.to_stream_time(event.at))
 
     def _run(self) -> None:
         while not self._stopped.is_set():
@@ -150,8 +164,12 @@ class VoiceInput:
                     if self._lost:
                         self._lost = False
                         self.listener.resume_after_gap()
+                        if self.echo is not None:
+                            self.echo.resume_at(self.listener.stream_time)
                         self._post(MicrophoneBack())
                     self.level_db = level_db(np.asarray(chunk))
+                    if self.echo is not None:
+                        chunk = self.echo.process(chunk)
                     self._keep_for_note(chunk)
                     for decision in self.listener.feed(chunk):
                         self._post(Heard(decision))

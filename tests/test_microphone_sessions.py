@@ -229,3 +229,64 @@ def test_the_assistant_hears_itself_but_obeys_only_the_therapist(
     ]
     (session,) = history(db)
     assert session["pain_events"] == 1 and session["steps_completed"] == 1
+
+
+@pytest.mark.parametrize("echo_cancel", [True, False], ids=["cancelled", "not cancelled"])
+def test_pain_said_while_the_assistant_speaks_is_heard_through_its_voice(
+    pulse_audio: PrivatePulseAudio, say_wav, tmp_path: Path, echo_cancel: bool
+) -> None:
+    """The therapist says "patient in pain" over the help, which the loudspeaker plays into the
+    microphone at full level: with its own voice taken out the assistant hears it at once, and
+    without that it does not (the help has to end first)."""
+    # adjust_time=0: a loudspeaker and a microphone on one sound card share a clock, so the
+    # sound takes the same time to come back all along; left to adjust, the loopback drops and
+    # repeats samples to hold its latency, which no room does.
+    loopback = _pactl(
+        pulse_audio, "load-module", "module-loopback", "source=spk.monitor", "sink=micsink",
+        "latency_msec=30", "adjust_time=0",
+    ).strip()  # fmt: skip
+    db = tmp_path / "s.sqlite3"
+    flags = ["--db", str(db)] + ([] if echo_cancel else ["--no-echo-cancel"])
+    process = subprocess.Popen(
+        [*CLI, "run", "cervical", "--skip-screen", "--voice", "clear", "--show-ignored", *flags],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=pulse_audio.env,
+    )
+    assert process.stdin is not None
+
+    def type_in(command: str) -> None:
+        assert process.stdin is not None
+        process.stdin.write(command + "\n")
+        process.stdin.flush()
+
+    reader = LineReader(process.stdout)
+    try:
+        reader.wait_for("Listening with pocketsphinx", timeout=30)
+        reader.wait_for("Stroking, upper back")
+        type_in("next")
+        reader.wait_for("Squeezing, upper back")
+        time.sleep(4.0)  # said by now: the help is the next thing heard from the loudspeaker
+        type_in("help")
+        reader.wait_for("Say next, repeat, go back")
+        # Into its first sentence, well before it names "patient in pain" itself.
+        time.sleep(2.5)
+        pulse_audio.play_into_mic(say_wav("patient in pain"))
+        said_at = time.monotonic()
+        if echo_cancel:
+            reader.wait_for("[heard] patient in pain", timeout=3.0)
+            assert time.monotonic() - said_at < 3.0
+            reader.wait_for("Switch to gentle stroking on a neighbouring area")
+        else:
+            time.sleep(3.0)
+            assert not [line for line in reader.lines if line.startswith("[heard]")]
+        type_in("stop")
+        reader.wait_for("Session stopped", timeout=30)
+        assert process.wait(timeout=30) == 0
+    finally:
+        process.kill()
+        _pactl(pulse_audio, "unload-module", loopback)
+    (session,) = history(db)
+    assert session["pain_events"] == (1 if echo_cancel else 0)

@@ -61,6 +61,7 @@ class WavTimelineSink:
             ) from None
         self.sample_rate = sample_rate
         self.realtime = realtime
+        self.output_latency = 0.0  # a sample sounds on the timeline when it is placed there
         self._clock = clock
         self._origin = clock()
         self._lock = threading.Lock()

@@ -42,6 +42,9 @@ class SpeechEvent:
     at: float
     reason: str | None = None
     duration: float | None = None  # of the whole utterance's audio, given with "started"
+    # With "started": the audio being played, and how long after `at` the device sounds it.
+    audio: Audio | None = None
+    output_latency: float = 0.0
 
 
 class Synthesizer(Protocol):
@@ -251,9 +254,16 @@ class SpeechWorker:
                 )
                 return
             if kind == "start":
+                latency = float(getattr(self._output, "output_latency", 0.0))
                 self._emit(
                     SpeechEvent(
-                        "started", item.utterance_id, item.text, at, duration=audio.duration
+                        "started",
+                        item.utterance_id,
+                        item.text,
+                        at,
+                        duration=audio.duration,
+                        audio=audio,
+                        output_latency=latency,
                     )
                 )
                 continue

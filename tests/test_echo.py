@@ -1,0 +1,230 @@
+"""Echo cancellation: the assistant's own voice taken out of what the microphone hears."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from recorded import speech_corpus
+
+from assistant.intents import Intent
+from assistant.listening import Decision, Listener
+from assistant.listening.echo import EchoCanceller, EchoSettings
+from assistant.listening.engines import SAMPLE_RATE
+from assistant.speech.audio import Audio, resample
+from assistant.speech.worker import SpeechEvent
+from assistant.voice_input import Heard, VoiceEvent, VoiceInput
+
+CHUNK = 320
+# The help for the contraindication questions: long, full of command words, and no pain phrase
+# (the listener refuses a pain phrase the assistant is saying itself at that moment).
+ANNOUNCEMENT = (
+    "Answer yes or no. Say go back to change the last answer, repeat to hear the question "
+    "again, or stop session."
+)
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return speech_corpus()
+
+
+@pytest.fixture(scope="module")
+def announcement(corpus) -> np.ndarray:
+    """The assistant's voice (espeak-ng, as the product speaks), float 16 kHz."""
+    voice = next(s for s in corpus.SPEAKERS if s.name == "espeak-us")
+    return corpus.synthesize(ANNOUNCEMENT, voice).astype(np.float64)
+
+
+def room_response(seed: int = 1, rt60: float = 0.3) -> np.ndarray:
+    """A small room: the direct sound, a few reflections and a decaying diffuse tail."""
+    rng = np.random.default_rng(seed)
+    n = round(0.3 * SAMPLE_RATE)
+    t = np.arange(n) / SAMPLE_RATE
+    response = rng.standard_normal(n) * np.exp(-6.9 * t / rt60) * 0.25
+    response[0] = 1.0
+    for _ in range(4):
+        response[int(rng.integers(40, 400))] += float(rng.uniform(-0.6, 0.6))
+    return response
+
+
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(x))))
+
+
+def heard_in_room(
+    played: np.ndarray,
+    delays: tuple[float, ...],
+    lead: float = 0.5,
+    gap: float = 1.0,
+    level_dbfs: float = -22.0,
+) -> tuple[np.ndarray, list[float], list[tuple[int, int]]]:
+    """The microphone's int16 signal as the loudspeaker says played once per delay, through
+    the room, with faint noise; when each was announced to start (s) and where its echo lies."""
+    echo = np.convolve(played, room_response())
+    echo *= 10 ** (level_dbfs / 20) / _rms(echo)
+    starts = [lead + i * (len(played) / SAMPLE_RATE + gap) for i in range(len(delays))]
+    spans = [
+        (round((s + d) * SAMPLE_RATE), round((s + d) * SAMPLE_RATE) + len(echo))
+        for s, d in zip(starts, delays, strict=True)
+    ]
+    mic = np.zeros(spans[-1][1] + SAMPLE_RATE)
+    for first, last in spans:
+        mic[first:last] += echo
+    mic += np.random.default_rng(2).standard_normal(len(mic)) * 10 ** (-65 / 20)
+    return np.round(mic * 32767).astype(np.int16), starts, spans
+
+
+def cancel(canceller: EchoCanceller, mic: np.ndarray) -> np.ndarray:
+    return np.concatenate(
+        [canceller.process(mic[i : i + CHUNK]) for i in range(0, len(mic), CHUNK)]
+    )
+
+
+def erle_db(before: np.ndarray, after: np.ndarray) -> float:
+    """Echo return loss enhancement: how much quieter the echo is after the canceller."""
+    b, a = before.astype(np.float64), after.astype(np.float64)
+    return float(10 * np.log10((b @ b) / max(a @ a, 1.0)))
+
+
+def erle_of(mic: np.ndarray, out: np.ndarray, span: tuple[int, int], skip: float = 0.0) -> float:
+    first, last = span
+    first += round(skip * SAMPLE_RATE)
+    return erle_db(mic[first:last], out[first:last])
+
+
+def test_a_spoken_echo_through_a_room_is_taken_out(announcement: np.ndarray) -> None:
+    """The same announcement twice: the first time the canceller learns the room from nothing."""
+    mic, starts, spans = heard_in_room(announcement, (0.05, 0.05))
+    # Measured 2026-11-29 (whole first time, first time after 1.4 s, whole second time):
+    # 8.9, 21.4 and 50.6 dB; the adaptive filter alone, without the residual turned down,
+    # 8.8, 19.7 and 35.2 dB.
+    for settings, cold, settling, learned in (
+        (EchoSettings(), 6.0, 15.0, 40.0),
+        (EchoSettings(residual_floor=1.0), 6.0, 14.0, 28.0),
+    ):
+        canceller = EchoCanceller(settings)
+        for start in starts:
+            canceller.add_reference(announcement, start)
+        out = cancel(canceller, mic)
+        assert erle_of(mic, out, spans[0]) >= cold
+        assert erle_of(mic, out, spans[0], skip=1.4) >= settling
+        assert erle_of(mic, out, spans[1]) >= learned
+
+
+def test_without_a_sounding_reference_the_input_passes_unchanged(announcement: np.ndarray) -> None:
+    mic, _starts, ((first, last),) = heard_in_room(announcement, (0.05,), lead=1.0)
+    canceller = EchoCanceller()
+    quiet = np.random.default_rng(5).normal(0, 300, 3 * SAMPLE_RATE).astype(np.int16)
+    # Odd chunk sizes: blocks and chunks do not line up.
+    before = [canceller.process(quiet[i : i + 333]) for i in range(0, len(quiet), 333)]
+    assert np.array_equal(np.concatenate(before), quiet)
+    canceller.add_reference(announcement, canceller.stream_time + 1.0)
+    out = cancel(canceller, mic)
+    settings = EchoSettings()
+    lead = round(1.0 * SAMPLE_RATE) - settings.block - settings.pre_delay  # before its block
+    assert np.array_equal(out[:lead], mic[:lead])
+    assert erle_db(mic[first:last], out[first:last]) > 3.0
+    # Past the echo's reach the canceller is out of the way again, to the last bit.
+    after = np.random.default_rng(6).normal(0, 300, 2 * SAMPLE_RATE).astype(np.int16)
+    assert np.array_equal(cancel(canceller, after), after)
+
+
+@pytest.mark.parametrize("delays", [(0.05, -0.06), (0.05, 0.12), (0.05, 0.2), (0.35, 0.35)])
+def test_the_delay_of_the_loudspeaker_is_found_for_each_utterance(
+    announcement: np.ndarray, delays: tuple[float, float]
+) -> None:
+    """Sounding earlier or later than announced, and changing between utterances (device
+    buffers); 0.35 s is beyond what the filter itself spans."""
+    mic, starts, spans = heard_in_room(announcement, delays)
+    canceller = EchoCanceller()
+    for start in starts:
+        canceller.add_reference(announcement, start)
+    out = cancel(canceller, mic)
+    assert np.allclose(canceller.delay_estimates, delays, atol=0.002)
+    # Measured 2026-11-29: 41 to 50 dB.
+    assert erle_of(mic, out, spans[1], skip=1.4) >= 35.0
+
+
+class RoomMicrophone:
+    """A microphone in the room: yields its signal in 20 ms chunks, and reports to the voice
+    input, at the moment the loudspeaker starts, what it plays (as the speech worker does)."""
+
+    def __init__(self, mic: np.ndarray, played: Audio, start: float) -> None:
+        self.mic = mic
+        self.played = played
+        self.start = start
+        self.voice: VoiceInput | None = None
+
+    def describe(self) -> str:
+        return "a simulated room"
+
+    def chunks(self) -> Iterator[np.ndarray]:
+        told = False
+        for i in range(0, len(self.mic), CHUNK):
+            if not told and i >= self.start * SAMPLE_RATE and self.voice is not None:
+                told = True
+                listener = self.voice.listener
+                now = time.monotonic()
+                at = now - listener.to_stream_time(now) + self.start
+                self.voice.on_speech(
+                    SpeechEvent(
+                        "started",
+                        1,
+                        ANNOUNCEMENT,
+                        at,
+                        duration=self.played.duration,
+                        audio=self.played,
+                        output_latency=0.0,
+                    )
+                )
+            yield self.mic[i : i + CHUNK]
+
+    def close(self) -> None:
+        pass
+
+
+def _decisions(mic: np.ndarray, played: Audio, start: float, echo: bool) -> list[Decision]:
+    source = RoomMicrophone(mic, played, start)
+    events: list[VoiceEvent] = []
+    done = threading.Event()
+
+    def post(event: VoiceEvent) -> None:
+        events.append(event)
+        if not isinstance(event, Heard):
+            done.set()
+
+    voice = VoiceInput(source, Listener(), post, echo=EchoCanceller() if echo else None)
+    source.voice = voice
+    voice.start()
+    assert done.wait(120)
+    voice.stop()
+    return [e.decision for e in events if isinstance(e, Heard)]
+
+
+def test_pain_over_the_assistants_loud_voice_is_heard_only_with_the_echo_taken_out(
+    corpus, announcement: np.ndarray
+) -> None:
+    """The therapist says "patient is in pain" in the middle of the help, as loud as its echo."""
+    mic, _starts, ((first, _last),) = heard_in_room(announcement, (0.04,), lead=1.0)
+    therapist = next(s for s in corpus.SPEAKERS if s.name == "hibari")
+    pain = corpus.synthesize("patient is in pain", therapist).astype(np.float64)
+    pain *= 10 ** (-22 / 20) / _rms(pain)
+    at = first + round(2.5 * SAMPLE_RATE)
+    mixed = mic.astype(np.float64)
+    mixed[at : at + len(pain)] += pain * 32767
+    mixed = np.clip(np.round(mixed), -32768, 32767).astype(np.int16)
+    # The device plays at its own rate: the voice input brings it to the microphone's.
+    played = resample(Audio(announcement.astype(np.float32), SAMPLE_RATE), 22050)
+    with_canceller = _decisions(mixed, played, 1.0, echo=True)
+    assert [d.command for d in with_canceller if d.accepted] == [Intent.PAIN]
+    (heard,) = [d for d in with_canceller if d.accepted]
+    assert abs(heard.start - at / SAMPLE_RATE) < 0.5
+    without = _decisions(mixed, played, 1.0, echo=False)
+    assert not [d for d in without if d.command is Intent.PAIN]
+    # Its own words alone are never obeyed, cancelled or not.
+    for echo in (True, False):
+        assert not [d for d in _decisions(mic, played, 1.0, echo) if d.accepted]
