@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
-
 from assistant.vocabulary import normalize
 
 SAMPLE_RATE = 16000
@@ -51,9 +49,6 @@ class Engine(Protocol):
 
     def prefers_phrase(self, pcm: bytes, phrase: str, other_words: Iterable[str]) -> bool:
         """Whether phrase explains the audio better than any run of other_words."""
-
-    def new_channel(self) -> None:
-        """The microphone or the room may have changed: forget what earlier utterances told."""
 
 
 # -- PocketSphinx -----------------------------------------------------------------------------
@@ -112,19 +107,7 @@ class PocketSphinxEngine:
     1 - (phone edit distance / phones in the phrase) / 2, so 0.5 means as many phone errors as
     the phrase has phones. (The grammar path's own acoustic score was tried as well: it cost
     more commands, pain among them, than the conversation it kept out; bench_asr.py measures.)
-
-    Each utterance is decoded once it has ended. The phone loop normalises it by its own cepstral
-    mean; the grammar pass by halfway between that and a running mean of earlier utterances (the
-    room and the microphone). A running mean alone depends on everything heard before: a fresh
-    decoder missed most pain commands in noise when they were the first thing it heard. The
-    utterance's own mean alone lost commands in music and let more conversation through.
-    bench_asr.py measures both, with pain as the first command.
     """
-
-    # How much of the grammar pass's mean is the utterance's own, and how fast the running mean
-    # follows new utterances.
-    OWN_MEAN_SHARE = 0.5
-    RUNNING_MEAN_RATE = 0.3
 
     name = "pocketsphinx"
 
@@ -149,12 +132,9 @@ class PocketSphinxEngine:
         with tempfile.TemporaryDirectory() as tmp:
             dictionary = Path(tmp) / "commands.dict"
             dictionary.write_text("\n".join(entries) + "\n", encoding="utf-8")
-            # "live" keeps the mean it is given for an utterance fed in pieces; "batch" computes
-            # the utterance's own.
-            self._grammar = Decoder(**common, dict=str(dictionary), cmn="live")
+            self._grammar = Decoder(**common, dict=str(dictionary))
             self._phones = Decoder(
                 **common,
-                cmn="batch",
                 dict=str(dictionary),
                 allphone=str(model / "en-us-phone.lm.bin"),
                 # Wider than PocketSphinx's speed-minded 1e-20: a truer phone decoding makes the
@@ -164,9 +144,6 @@ class PocketSphinxEngine:
             )
         self._searches: dict[tuple[str, ...], str] = {}
         self._search = ""
-        self._utterance: list[bytes] = []
-        self._running_mean: np.ndarray | None = None
-        self._grammar_mean = ""  # the cepstral mean the grammar pass used for the last utterance
         self.restrict(phrases)
         self._dictionary_path = model / "cmudict-en-us.dict"
         self._known = set(known)
@@ -186,45 +163,26 @@ class PocketSphinxEngine:
         self._allowed = set(phrases)
 
     def start(self) -> None:
-        self._utterance = []
+        self._grammar.start_utt()
+        self._phones.start_utt()
 
     def feed(self, pcm: bytes) -> None:
-        self._utterance.append(pcm)
+        self._grammar.process_raw(pcm)
+        self._phones.process_raw(pcm)
 
     def finish(self) -> Hypothesis:
-        pcm, self._utterance = b"".join(self._utterance), []
-        if not pcm:
-            return Hypothesis("", 0.0)
-        self._phones.start_utt()
-        self._phones.process_raw(pcm, full_utt=True)
-        self._phones.end_utt()
-        own = np.array([float(x) for x in self._phones.get_cmn().split(",")])
-        running = own if self._running_mean is None else self._running_mean
-        share = self.OWN_MEAN_SHARE
-        self._grammar_mean = ",".join(f"{x:.4f}" for x in share * own + (1 - share) * running)
-        rate = self.RUNNING_MEAN_RATE
-        self._running_mean = rate * own + (1 - rate) * running
-        self._decode_grammar(pcm)
-        return self._hypothesis()
-
-    def new_channel(self) -> None:
-        self._running_mean = None
-
-    def _decode_grammar(self, pcm: bytes) -> None:
-        """The grammar pass over a whole utterance, with the mean chosen for it in finish()."""
-        if self._grammar_mean:
-            self._grammar.set_cmn(self._grammar_mean)
-        self._grammar.start_utt()
-        # In pieces (not full_utt), or the decoder would compute the utterance's own mean.
-        self._grammar.process_raw(pcm)
         self._grammar.end_utt()
+        self._phones.end_utt()
+        return self._hypothesis()
 
     def decode_again(self, pcm: bytes, phrases: Iterable[str]) -> Hypothesis:
         # The phone loop's decoding of the utterance stands; only the grammar pass is repeated.
         search, allowed = self._search, self._allowed
         self.restrict(phrases)
         try:
-            self._decode_grammar(pcm)
+            self._grammar.start_utt()
+            self._grammar.process_raw(pcm, full_utt=True)
+            self._grammar.end_utt()
             return self._hypothesis()
         finally:
             self._search, self._allowed = search, allowed
@@ -271,7 +229,9 @@ class PocketSphinxEngine:
         self._grammar.add_jsgf_string("check", grammar)
         self._grammar.activate_search("check")
         try:
-            self._decode_grammar(pcm)
+            self._grammar.start_utt()
+            self._grammar.process_raw(pcm, full_utt=True)
+            self._grammar.end_utt()
             hyp = self._grammar.hyp()
         finally:
             self._grammar.activate_search(self._search)
@@ -397,9 +357,6 @@ class VoskEngine:
             return Hypothesis("", 0.0, {"words": float(len(words))})
         confidence = min((float(w.get("conf", 0.0)) for w in words), default=0.0)
         return Hypothesis(text, confidence, {"words": float(len(words))})
-
-    def new_channel(self) -> None:
-        pass  # each utterance has a recogniser of its own
 
     def prefers_phrase(self, pcm: bytes, phrase: str, other_words: Iterable[str]) -> bool:
         words = sorted({normalize(w) for w in other_words} - {""})
