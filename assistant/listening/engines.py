@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
 from assistant.vocabulary import normalize
 
 SAMPLE_RATE = 16000
@@ -49,6 +51,9 @@ class Engine(Protocol):
 
     def prefers_phrase(self, pcm: bytes, phrase: str, other_words: Iterable[str]) -> bool:
         """Whether phrase explains the audio better than any run of other_words."""
+
+    def new_channel(self) -> None:
+        """The microphone or the room may have changed: forget what earlier utterances told."""
 
 
 # -- PocketSphinx -----------------------------------------------------------------------------
@@ -97,6 +102,19 @@ def _phrase_pronunciations(phrase: str, entries: list[str]) -> list[list[str]]:
     ]
 
 
+_PIECE_BYTES = 1600  # 50 ms of audio: a few ms of decoding at a time
+
+
+def _decode_in_pieces(decoder: Any, pcm: bytes, mean: str) -> None:
+    """One utterance through a live-normalising decoder, with that cepstral mean."""
+    if mean:
+        decoder.set_cmn(mean)
+    decoder.start_utt()
+    for at in range(0, len(pcm), _PIECE_BYTES):
+        decoder.process_raw(pcm[at : at + _PIECE_BYTES])
+    decoder.end_utt()
+
+
 class PocketSphinxEngine:
     """CMU PocketSphinx with the US-English model in its wheel.
 
@@ -107,7 +125,23 @@ class PocketSphinxEngine:
     1 - (phone edit distance / phones in the phrase) / 2, so 0.5 means as many phone errors as
     the phrase has phones. (The grammar path's own acoustic score was tried as well: it cost
     more commands, pain among them, than the conversation it kept out; bench_asr.py measures.)
+
+    Each utterance is decoded once it has ended. The phone loop normalises it by its own cepstral
+    mean; the grammar pass by halfway between that and a running mean of earlier utterances (the
+    room and the microphone). A running mean alone depends on everything heard before: a fresh
+    decoder missed most pain commands in noise when they were the first thing it heard. The
+    utterance's own mean alone lost commands in music and let more conversation through.
+    bench_asr.py measures both, with pain as the first command.
+
+    The decoders hold Python's lock while they work, and the sound devices' callbacks need it:
+    the utterance is given to them in short pieces, each with the mean set beforehand, and only
+    a quick pass with narrow beams reads the utterance's own mean at once.
     """
+
+    # How much of the grammar pass's mean is the utterance's own, and how fast the running mean
+    # follows new utterances.
+    OWN_MEAN_SHARE = 0.5
+    RUNNING_MEAN_RATE = 0.3
 
     name = "pocketsphinx"
 
@@ -132,9 +166,20 @@ class PocketSphinxEngine:
         with tempfile.TemporaryDirectory() as tmp:
             dictionary = Path(tmp) / "commands.dict"
             dictionary.write_text("\n".join(entries) + "\n", encoding="utf-8")
-            self._grammar = Decoder(**common, dict=str(dictionary))
+            # "live" keeps the mean it is given for an utterance fed in pieces.
+            self._grammar = Decoder(**common, dict=str(dictionary), cmn="live")
+            # "batch" reads the utterance's own mean; beams this narrow make it a few ms a second.
+            self._mean_reader = Decoder(
+                **common,
+                cmn="batch",
+                dict=str(dictionary),
+                allphone=str(model / "en-us-phone.lm.bin"),
+                beam=1e-3,
+                pbeam=1e-3,
+            )
             self._phones = Decoder(
                 **common,
+                cmn="live",
                 dict=str(dictionary),
                 allphone=str(model / "en-us-phone.lm.bin"),
                 # Wider than PocketSphinx's speed-minded 1e-20: a truer phone decoding makes the
@@ -144,6 +189,9 @@ class PocketSphinxEngine:
             )
         self._searches: dict[tuple[str, ...], str] = {}
         self._search = ""
+        self._utterance: list[bytes] = []
+        self._running_mean: np.ndarray | None = None
+        self._grammar_mean = ""  # the cepstral mean the grammar pass used for the last utterance
         self.restrict(phrases)
         self._dictionary_path = model / "cmudict-en-us.dict"
         self._known = set(known)
@@ -163,26 +211,42 @@ class PocketSphinxEngine:
         self._allowed = set(phrases)
 
     def start(self) -> None:
-        self._grammar.start_utt()
-        self._phones.start_utt()
+        self._utterance = []
 
     def feed(self, pcm: bytes) -> None:
-        self._grammar.process_raw(pcm)
-        self._phones.process_raw(pcm)
+        self._utterance.append(pcm)
 
     def finish(self) -> Hypothesis:
-        self._grammar.end_utt()
-        self._phones.end_utt()
+        pcm, self._utterance = b"".join(self._utterance), []
+        if not pcm:
+            return Hypothesis("", 0.0)
+        self._mean_reader.start_utt()
+        self._mean_reader.process_raw(pcm, full_utt=True)
+        self._mean_reader.end_utt()
+        own_mean = self._mean_reader.get_cmn()
+        own = np.array([float(x) for x in own_mean.split(",")])
+        running = own if self._running_mean is None else self._running_mean
+        share = self.OWN_MEAN_SHARE
+        self._grammar_mean = ",".join(f"{x:.4f}" for x in share * own + (1 - share) * running)
+        rate = self.RUNNING_MEAN_RATE
+        self._running_mean = rate * own + (1 - rate) * running
+        _decode_in_pieces(self._phones, pcm, own_mean)
+        self._decode_grammar(pcm)
         return self._hypothesis()
+
+    def new_channel(self) -> None:
+        self._running_mean = None
+
+    def _decode_grammar(self, pcm: bytes) -> None:
+        """The grammar pass over a whole utterance, with the mean chosen for it in finish()."""
+        _decode_in_pieces(self._grammar, pcm, self._grammar_mean)
 
     def decode_again(self, pcm: bytes, phrases: Iterable[str]) -> Hypothesis:
         # The phone loop's decoding of the utterance stands; only the grammar pass is repeated.
         search, allowed = self._search, self._allowed
         self.restrict(phrases)
         try:
-            self._grammar.start_utt()
-            self._grammar.process_raw(pcm, full_utt=True)
-            self._grammar.end_utt()
+            self._decode_grammar(pcm)
             return self._hypothesis()
         finally:
             self._search, self._allowed = search, allowed
@@ -229,9 +293,7 @@ class PocketSphinxEngine:
         self._grammar.add_jsgf_string("check", grammar)
         self._grammar.activate_search("check")
         try:
-            self._grammar.start_utt()
-            self._grammar.process_raw(pcm, full_utt=True)
-            self._grammar.end_utt()
+            self._decode_grammar(pcm)
             hyp = self._grammar.hyp()
         finally:
             self._grammar.activate_search(self._search)
@@ -357,6 +419,9 @@ class VoskEngine:
             return Hypothesis("", 0.0, {"words": float(len(words))})
         confidence = min((float(w.get("conf", 0.0)) for w in words), default=0.0)
         return Hypothesis(text, confidence, {"words": float(len(words))})
+
+    def new_channel(self) -> None:
+        pass  # each utterance has a recogniser of its own
 
     def prefers_phrase(self, pcm: bytes, phrase: str, other_words: Iterable[str]) -> bool:
         words = sorted({normalize(w) for w in other_words} - {""})

@@ -251,6 +251,7 @@ class Listener:
         self._held = None  # whatever followed it was not heard: it cannot be confirmed
         self._segmenter = Segmenter(self.settings.segmenter)
         self._segment_offset = self.stream_time
+        self.engine.new_channel()
 
     def flush(self) -> list[Decision]:
         """End of stream: decide on an utterance still open, and release a held command."""
