@@ -19,6 +19,7 @@ from typing import Protocol as Interface
 from typing import TextIO
 
 from assistant.intents import Intent, Listening
+from assistant.listening.listener import TOO_LONG
 from assistant.phrasing import Phraser
 from assistant.plan import SessionOptions, build_plan
 from assistant.protocol import Protocol
@@ -285,10 +286,13 @@ class SessionRunner:
     def _command_heard(self, heard: Heard) -> Command | None:
         decision = heard.decision
         if decision.command is None:
-            if decision.text and self.display is not None:
-                self.display.ignored(decision.text, decision.reason)
-            if self.show_ignored and decision.text:
-                print(f"[ignored] {decision.text} ({decision.reason})", file=self.out, flush=True)
+            # Speech too long to be a command is not decoded: it has no words to show.
+            long_speech = decision.reason == TOO_LONG
+            shown = decision.text or ("speech" if long_speech else "")
+            if shown and self.display is not None:
+                self.display.ignored(shown, decision.reason)
+            if self.show_ignored and shown:
+                print(f"[ignored] {shown} ({decision.reason})", file=self.out, flush=True)
             return None
         if self.display is not None:
             self.display.heard(decision.text)

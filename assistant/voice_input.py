@@ -90,6 +90,7 @@ class VoiceInput:
         self._note: _OpenNote | None = None
         self._note_lock = threading.Lock()
         self._lost = False  # the input is gone until sound arrives again
+        self._sounding = False  # an utterance of the assistant is being played
         self.clock: Callable[[], float] = time.monotonic  # the runner's, for NoteKept.at
 
     def start(self) -> None:
@@ -102,12 +103,12 @@ class VoiceInput:
 
     def take_note(self, seconds: float, path: Path) -> bool:
         """Keep the next seconds of input as a WAV at path (owner-only); NoteKept follows."""
-        if not self._thread.is_alive() or self._lost:
+        if not self._thread.is_alive():
             return False
         while path.exists():  # a resumed session numbers its notes from one again
             path = path.with_name(f"{path.stem}+{path.suffix}")
         with self._note_lock:
-            if self._note is not None:
+            if self._note is not None or self._lost:
                 return False
             self._note = _OpenNote(path, round(seconds * SAMPLE_RATE))
         return True
@@ -143,6 +144,7 @@ class VoiceInput:
     def on_speech(self, event: SpeechEvent) -> None:
         """Tell the listener when the assistant's own voice sounds, so it is never obeyed."""
         if event.kind == "started":
+            self._sounding = True
             self.listener.assistant_speaking(
                 event.text, event.at, duration=event.duration, monotonic=True
             )
@@ -153,8 +155,10 @@ class VoiceInput:
                 self.echo.add_reference(played, start)
         else:
             self.listener.speaking_ended(event.at, monotonic=True)
-            if self.echo is not None and event.kind != "finished":
-                # Cut short: the rest was never played.
+            sounding, self._sounding = self._sounding, False
+            # Cut short while it sounded: the rest was never played. (Queued sentences dropped
+            # unheard end after it, dated earlier: they must not cut what did play.)
+            if self.echo is not None and event.kind != "finished" and sounding:
                 self.echo.stop_reference(self.listener.to_stream_time(event.at))
 
     def _run(self) -> None:
@@ -177,7 +181,8 @@ class VoiceInput:
                         return
             except InputLost as error:
                 if not self._lost:
-                    self._lost = True
+                    with self._note_lock:  # no note can open between this and ending the open one
+                        self._lost = True
                     self._post(MicrophoneLost(str(error)))
                     # A note ends with the sound it got: the rest of the memo was never heard.
                     self._keep_for_note(np.zeros(0, dtype=np.int16), ended=True)

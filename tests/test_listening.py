@@ -91,6 +91,34 @@ def test_pain_is_heard_when_it_is_the_first_thing_a_new_listener_hears(corpus) -
     assert not missed
 
 
+def test_speech_too_long_for_any_command_is_not_decoded(listener: Listener, corpus) -> None:
+    """Decoding it would only keep the engine busy while what follows, pain perhaps, waits."""
+    decoded = []
+
+    class Counting:
+        def __init__(self, engine) -> None:
+            self._engine = engine
+            self.name = engine.name
+
+        def finish(self):
+            hypothesis = self._engine.finish()
+            decoded.append(hypothesis.text)
+            return hypothesis
+
+        def __getattr__(self, name: str):
+            return getattr(self._engine, name)
+
+    counting = Listener(listener.vocabulary, engine=Counting(listener.engine))  # type: ignore[arg-type]
+    speaker = next(s for s in corpus.SPEAKERS if s.name == "hibari")
+    sentence = "Let's stop there for today and book the next appointment."
+    (clip,) = corpus.sentence_clips([sentence], "distractor", [speaker])
+    assert clip.speech_end - clip.speech_start > 2.0
+    decisions = listen_to_samples(clip.audio, counting)
+    assert decisions and all(d.reason == "too long to be a command" for d in decisions)
+    assert all(d.text == "" for d in decisions if d.end - d.start > 1.6)
+    assert len(decoded) == sum(d.end - d.start <= 1.6 for d in decisions)
+
+
 def test_commands_in_noise_and_music(listener: Listener, corpus) -> None:
     phrases = {intent: (texts[0],) for intent, texts in load_vocabulary().commands.items()}
     speakers = [s for s in corpus.SPEAKERS if s.name == "hibari"]

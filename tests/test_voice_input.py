@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from assistant.listening import Listener
@@ -63,3 +64,39 @@ def test_a_note_ends_with_what_was_heard_when_the_microphone_goes(tmp_path: Path
         assert not voice.take_note(10.0, tmp_path / "note-2.wav")
     finally:
         voice.stop()
+
+
+class RecordingEcho:
+    """Stands in for the echo canceller: keeps what it is told of the loudspeaker."""
+
+    def __init__(self) -> None:
+        self.references: list[float] = []
+        self.stops: list[float] = []
+
+    def add_reference(self, samples: np.ndarray, start: float) -> None:
+        self.references.append(start)
+
+    def stop_reference(self, at: float) -> None:
+        self.stops.append(at)
+
+    def process(self, chunk: np.ndarray) -> np.ndarray:
+        return chunk
+
+
+def test_only_the_sentence_that_sounded_cuts_the_echo_reference_short() -> None:
+    from assistant.speech.audio import Audio
+    from assistant.speech.worker import SpeechEvent
+
+    echo = RecordingEcho()
+    listener = Listener()
+    voice = VoiceInput(MicrophonePulledOut(), listener, lambda event: None, echo=echo)  # type: ignore[arg-type]
+    listener.feed(np.zeros(1600, dtype=np.int16))  # the stream clock starts
+    offset = listener.to_stream_time(0.0)  # monotonic 0.0 in stream time
+    audio = Audio(np.zeros(2205, dtype=np.float32), 22050)
+    voice.on_speech(SpeechEvent("started", 1, "Squeezing.", 10.0, duration=0.1, audio=audio))
+    voice.on_speech(SpeechEvent("interrupted", 1, "Squeezing.", 10.05))
+    # Queued sentences dropped unheard report later, dated at the interruption's request.
+    voice.on_speech(SpeechEvent("interrupted", 2, "Kneading.", 10.01))
+    voice.on_speech(SpeechEvent("finished", 3, "Pain.", 10.02))
+    assert len(echo.references) == 1
+    assert echo.stops == [pytest.approx(10.05 + offset, abs=1e-6)]

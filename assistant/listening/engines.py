@@ -166,7 +166,8 @@ class PocketSphinxEngine:
         with tempfile.TemporaryDirectory() as tmp:
             dictionary = Path(tmp) / "commands.dict"
             dictionary.write_text("\n".join(entries) + "\n", encoding="utf-8")
-            # "live" keeps the mean it is given for an utterance fed in pieces.
+            # "live" uses the mean it is given (set again before every utterance) instead of
+            # the utterance's own.
             self._grammar = Decoder(**common, dict=str(dictionary), cmn="live")
             # "batch" reads the utterance's own mean; beams this narrow make it a few ms a second.
             self._mean_reader = Decoder(

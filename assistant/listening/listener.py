@@ -24,6 +24,8 @@ from assistant.listening.engines import (
 from assistant.listening.segmenter import Segmenter, SegmenterSettings, SegmentEvent
 from assistant.vocabulary import CommandVocabulary, load_vocabulary, normalize
 
+TOO_LONG = "too long to be a command"
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -321,8 +323,15 @@ class Listener:
     def _finish(self, end: float) -> Decision | None:
         """The verdict on the utterance that ended at end; None while a command waits for quiet."""
         self._in_utterance = False
-        hypothesis = self.engine.finish()
-        decision = self.decide(hypothesis, self._utterance_start, end, self.stream_time)
+        start, settings = self._utterance_start, self.settings
+        if end - start > max(settings.max_duration, settings.pain_max_duration):
+            # No command lasts this long: decoding it would only keep the engine (and Python's
+            # lock) busy while what follows, pain perhaps, waits.
+            self.engine.start()  # drops what it was given
+            decision = Decision(None, "", start, end, self.stream_time, 0.0, TOO_LONG)
+        else:
+            hypothesis = self.engine.finish()
+            decision = self.decide(hypothesis, start, end, self.stream_time)
         self._previous_end = end
         quiet_needed = (
             self.settings.pain_quiet_after
@@ -375,7 +384,7 @@ class Listener:
             return reject("too short to be a command")
         limit = settings.pain_max_duration if intent is Intent.PAIN else settings.max_duration
         if duration > limit:
-            return reject("too long to be a command")
+            return reject(TOO_LONG)
         if intent is not Intent.PAIN and duration > settings.phrase_time_limit(text):
             return reject("too long for the phrase")
         overlapping = self._overlapping(start, end)
