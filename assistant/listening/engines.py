@@ -169,25 +169,16 @@ class PocketSphinxEngine:
             # "live" uses the mean it is given (set again before every utterance) instead of
             # the utterance's own.
             self._grammar = Decoder(**common, dict=str(dictionary), cmn="live")
+            phone_loop = {
+                **common,
+                "dict": str(dictionary),
+                "allphone": str(model / "en-us-phone.lm.bin"),
+            }
             # "batch" reads the utterance's own mean; beams this narrow make it a few ms a second.
-            self._mean_reader = Decoder(
-                **common,
-                cmn="batch",
-                dict=str(dictionary),
-                allphone=str(model / "en-us-phone.lm.bin"),
-                beam=1e-3,
-                pbeam=1e-3,
-            )
-            self._phones = Decoder(
-                **common,
-                cmn="live",
-                dict=str(dictionary),
-                allphone=str(model / "en-us-phone.lm.bin"),
-                # Wider than PocketSphinx's speed-minded 1e-20: a truer phone decoding makes the
-                # agreement with the phrase a sharper test (bench_asr: fewer false accepts).
-                beam=1e-40,
-                pbeam=1e-40,
-            )
+            self._mean_reader = Decoder(**phone_loop, cmn="batch", beam=1e-3, pbeam=1e-3)
+            # Wider than PocketSphinx's speed-minded 1e-20: a truer phone decoding makes the
+            # agreement with the phrase a sharper test (bench_asr: fewer false accepts).
+            self._phones = Decoder(**phone_loop, cmn="live", beam=1e-40, pbeam=1e-40)
         self._searches: dict[tuple[str, ...], str] = {}
         self._search = ""
         self._utterance: list[bytes] = []
