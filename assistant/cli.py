@@ -102,9 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--no-listen", action="store_true", help="do not listen; commands are typed")
     run.add_argument(
-        "--echo-cancel",
+        "--no-echo-cancel",
         action="store_true",
-        help="take the assistant's own voice out of the microphone signal (experimental)",
+        help="do not take the assistant's own voice out of the microphone signal",
     )
     run.add_argument(
         "--show-ignored", action="store_true", help="print what was heard but not obeyed, and why"

@@ -68,9 +68,8 @@ def open_voice_input(
         print(f"Not listening: {error}. Type the commands instead.", file=sys.stderr)
         return None
     print(_listening_to(listener, source), flush=True)
-    # A recording does not hear the loudspeaker: there is no echo in it to take out. Asked for
-    # only: on the virtual devices what it leaves of the pain instruction was heard as pain.
-    cancel = args.audio_file is None and getattr(args, "echo_cancel", False)
+    # A recording does not hear the loudspeaker: there is no echo in it to take out.
+    cancel = args.audio_file is None and not getattr(args, "no_echo_cancel", False)
     return VoiceInput(source, listener, post, echo=EchoCanceller() if cancel else None)
 
 

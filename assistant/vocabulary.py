@@ -120,9 +120,26 @@ class CommandVocabulary(BaseModel):
         return self.every_phrase().get(normalize(text))
 
 
+class BackgroundWords(BaseModel):
+    """Frequent words of a language, against which a recogniser checks what it heard."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    language: str
+    words: tuple[str, ...]
+
+
 def _table(phrases: dict[Intent, tuple[str, ...]]) -> dict[str, Intent]:
     return {normalize(p): intent for intent, texts in phrases.items() for p in texts}
 
 
 def load_vocabulary(language: str = "en", path: Path | None = None) -> CommandVocabulary:
     return load_model(path or voices_dir() / language / "commands.yaml", CommandVocabulary)
+
+
+def load_background_words(language: str = "en", path: Path | None = None) -> tuple[str, ...]:
+    """The language pack's background.yaml, or no words where it has none."""
+    path = path or voices_dir() / language / "background.yaml"
+    if not path.exists():
+        return ()
+    return load_model(path, BackgroundWords).words

@@ -347,9 +347,9 @@ def test_a_patients_short_replies_are_not_obeyed(listener: Listener, corpus) -> 
     assert len(listed_replies) >= 10
     assert recognised >= len(listed_replies) * len(speakers) * 0.8
     # Pain may come of a reply that sounds like it (decoded again on purpose); little else may:
-    # 3 or 4 of these 48, with what the engine heard before (bench_asr measures every voice).
+    # 2 of these 48, with what the engine heard before (bench_asr measures every voice).
     steering = [(name, heard) for name, heard in obeyed if Intent.PAIN not in heard]
-    assert len(steering) <= 4, steering
+    assert len(steering) <= 2, steering
 
 
 def test_pain_taken_for_room_talk_is_decoded_again_and_kept(listener: Listener, corpus) -> None:
@@ -375,3 +375,87 @@ def test_pain_taken_for_room_talk_is_decoded_again_and_kept(listener: Listener, 
     # Room talk that is not pain stays ignored, even where the commands alone would take it.
     decision = decided_as("Thank you.", "thank you")
     assert decision.command is None and decision.reason == "other speech, not a command"
+
+
+PAIN_INSTRUCTION = (
+    "Stop the technique. Switch to gentle stroking on a neighbouring area, away from the neck. "
+    "The rest of the session will be gentle. Say resume or next when the patient is ready."
+)
+
+
+def _decided_over_pain_instruction(
+    listener: Listener, listening: Listening, audio: np.ndarray, heard: str
+) -> Decision:
+    """What the listener makes of audio heard as `heard` while the pain instruction sounds."""
+    fresh = _fresh(listener)
+    fresh.listen_for(listening)
+    fresh.feed(np.zeros(320, np.int16))  # what to listen for applies from the next utterance
+    fresh.assistant_speaking(PAIN_INSTRUCTION, 0.0, duration=10.0)
+    fresh._audio = [audio.astype("<i2").tobytes()]
+    return fresh.decide(Hypothesis(heard, 0.9), 0.1, 0.1 + len(audio) / 16000, 2.0)
+
+
+def test_once_pain_is_in_hand_its_instruction_is_never_taken_for_pain(
+    listener: Listener, corpus
+) -> None:
+    """Its residue heard as "stop pain" would start the instruction again, and again."""
+    assistant = next(s for s in corpus.SPEAKERS if s.name == "espeak-gb")
+    therapist = next(s for s in corpus.SPEAKERS if s.name == "hibari")
+    echo = corpus.synthesize(PAIN_INSTRUCTION, assistant)[: int(1.3 * 16000)]
+    own = np.round(echo * 32767 * 0.5).astype(np.int16)
+    # The first pain is obeyed even if it might be the loudspeaker: missing it is worse.
+    first = _decided_over_pain_instruction(listener, Listening.COMMANDS, own, "stop pain")
+    assert first.command is Intent.PAIN
+    # Once pain is in hand, the assistant's own words explain the sound better.
+    again = _decided_over_pain_instruction(listener, Listening.PAIN_LEVEL, own, "stop pain")
+    assert again.command is None and again.reason == "the assistant's own words"
+    # The therapist saying pain again over the instruction is still heard.
+    pain = corpus.synthesize("patient in pain", therapist)
+    n = max(len(pain), len(echo))
+    mixed = np.zeros(n, np.float32)
+    mixed[: len(pain)] += pain
+    mixed[: len(echo)] += echo * 0.1
+    said = np.round(np.clip(mixed, -1, 1) * 32767).astype(np.int16)
+    therapist_again = _decided_over_pain_instruction(
+        listener, Listening.PAIN_LEVEL, said, "patient in pain"
+    )
+    assert therapist_again.command is Intent.PAIN
+
+
+def test_a_reply_forced_into_a_command_is_heard_as_other_words(listener: Listener, corpus) -> None:
+    """The grammar makes "not at all" into "help"; decoded as ordinary speech it is not that."""
+    speakers = [s for s in corpus.SPEAKERS if s.name in ("hibari", "hibari-low")]
+    replies = ["Not at all.", "It's okay."]
+    reasons = []
+    for clip in corpus.sentence_clips(replies, "reply", speakers, lead=ROOM):
+        decisions = listen_to_samples(clip.audio, _fresh(listener))
+        assert not set(_accepted(decisions)) - {Intent.PAIN}, (clip.name, decisions)
+        reasons += [d.reason for d in decisions]
+    assert "heard as other words" in reasons, reasons
+
+
+def test_the_engine_decodes_an_utterance_as_ordinary_speech(listener: Listener, corpus) -> None:
+    speaker = next(s for s in corpus.SPEAKERS if s.name == "hibari")
+    heard = {}
+    for clip in corpus.sentence_clips(["next please", "Thank you."], "x", [speaker]):
+        pcm = clip.audio[int(0.3 * corpus.RATE) : int((clip.speech_end + 0.3) * corpus.RATE)]
+        engine = listener.engine
+        engine.start()
+        engine.feed(pcm.astype("<i2").tobytes())
+        engine.finish()
+        heard[clip.text] = engine.free_text(pcm.astype("<i2").tobytes())
+    assert heard == {"next please": "next please", "Thank you.": "thank you"}
+
+
+def test_background_words_come_from_the_language_pack(tmp_path) -> None:
+    from assistant.datafile import DataFileError
+    from assistant.vocabulary import load_background_words
+
+    words = load_background_words()
+    assert len(words) >= 1000 and "the" in words and all(w == normalize(w) for w in words)
+    assert load_background_words(path=tmp_path / "none.yaml") == ()
+    bad = tmp_path / "background.yaml"
+    bad.write_text("language: en\nwords: [the, to]\nextra: 1\n", encoding="utf-8")
+    with pytest.raises(DataFileError) as error:
+        load_background_words(path=bad)
+    assert "background.yaml:3" in str(error.value) and "extra" in str(error.value)

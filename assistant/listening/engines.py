@@ -5,6 +5,7 @@ This is the only module that imports pocketsphinx or vosk.
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import os
@@ -52,6 +53,10 @@ class Engine(Protocol):
     def prefers_phrase(self, pcm: bytes, phrase: str, other_words: Iterable[str]) -> bool:
         """Whether phrase explains the audio better than any run of other_words."""
 
+    def free_text(self, pcm: bytes) -> str | None:
+        """The utterance decoded as ordinary speech, the phrases among the language's frequent
+        words; None where the engine has no such decoding."""
+
     def new_channel(self) -> None:
         """The microphone or the room may have changed: forget what earlier utterances told."""
 
@@ -73,6 +78,25 @@ def _read_dictionary(path: Path, words: set[str]) -> list[str]:
             if head.split("(", 1)[0] in words:
                 lines.append(line.rstrip("\n"))
     return lines
+
+
+def _background_language_model(phrases: list[str], background: list[str]) -> str:
+    """An n-gram model (ARPA text) of the phrases, each as one sentence, among background words.
+
+    The phrases count many times over, so a phrase really said is decoded as itself; anything
+    else comes out as the background words it sounds like.
+    """
+    from pocketsphinx.lm import ArpaBoLM
+
+    sentences = [*(p for p in phrases for _ in range(_PHRASE_WEIGHT)), *background]
+    model = ArpaBoLM(text="\n".join(sentences), add_start=True)
+    model.compute()
+    text = io.StringIO()
+    model.write(text)
+    return text.getvalue()
+
+
+_PHRASE_WEIGHT = 50
 
 
 def _jsgf(phrases: Iterable[str]) -> str:
@@ -133,6 +157,11 @@ class PocketSphinxEngine:
     utterance's own mean alone lost commands in music and let more conversation through.
     bench_asr.py measures both, with pain as the first command.
 
+    A third decoder hears the utterance as ordinary speech: a small language model of the
+    phrases among about a thousand frequent words of the language (voices/en/background.yaml).
+    The listener asks for it only where it decides something: a command the phone loop agreed
+    with poorly, or an utterance the grammar heard as no command.
+
     The decoders hold Python's lock while they work, and the sound devices' callbacks need it:
     the utterance is given to them in short pieces, each with the mean set beforehand, and only
     a quick pass with narrow beams reads the utterance's own mean at once.
@@ -145,17 +174,21 @@ class PocketSphinxEngine:
 
     name = "pocketsphinx"
 
-    def __init__(self, phrases: Iterable[str]) -> None:
+    def __init__(self, phrases: Iterable[str], background: Iterable[str] = ()) -> None:
         from pocketsphinx import Decoder
 
         phrases = sorted({normalize(p) for p in phrases})
         model = _pocketsphinx_model_dir()
         words = {w for p in phrases for w in p.split()}
-        entries = _read_dictionary(model / "cmudict-en-us.dict", words)
+        background_words = {normalize(w) for w in background} - words - {""}
+        every_entry = _read_dictionary(model / "cmudict-en-us.dict", words | background_words)
+        entries = [e for e in every_entry if e.split(" ", 1)[0].split("(", 1)[0] in words]
         known = {line.split(" ", 1)[0].split("(", 1)[0] for line in entries}
         missing = sorted(words - known)
         if missing:
             raise ValueError(f"no pronunciation for command words: {', '.join(missing)}")
+        # A background word the dictionary lacks is left out: the list is a sample of the language.
+        spoken = sorted({e.split(" ", 1)[0].split("(", 1)[0] for e in every_entry} - words)
         self._pronunciations = {p: _phrase_pronunciations(p, entries) for p in phrases}
         common: dict[str, Any] = {
             "hmm": str(model / "en-us"),
@@ -179,6 +212,16 @@ class PocketSphinxEngine:
             # Wider than PocketSphinx's speed-minded 1e-20: a truer phone decoding makes the
             # agreement with the phrase a sharper test (bench_asr: fewer false accepts).
             self._phones = Decoder(**phone_loop, cmn="live", beam=1e-40, pbeam=1e-40)
+            self._free: Any = None
+            if spoken:
+                every = Path(tmp) / "every.dict"
+                every.write_text("\n".join(every_entry) + "\n", encoding="utf-8")
+                language_model = Path(tmp) / "background.arpa"
+                language_model.write_text(
+                    _background_language_model(phrases, spoken), encoding="utf-8"
+                )
+                free = {**common, "lm": str(language_model), "dict": str(every)}
+                self._free = Decoder(**free, cmn="live")
         self._searches: dict[tuple[str, ...], str] = {}
         self._search = ""
         self._utterance: list[bytes] = []
@@ -225,6 +268,13 @@ class PocketSphinxEngine:
         _decode_in_pieces(self._phones, pcm, own_mean)
         self._decode_grammar(pcm)
         return self._hypothesis()
+
+    def free_text(self, pcm: bytes) -> str | None:
+        if self._free is None:
+            return None
+        _decode_in_pieces(self._free, pcm, self._grammar_mean)
+        heard = self._free.hyp()
+        return normalize(heard.hypstr) if heard else ""
 
     def new_channel(self) -> None:
         self._running_mean = None
@@ -415,6 +465,12 @@ class VoskEngine:
     def new_channel(self) -> None:
         pass  # each utterance has a recogniser of its own
 
+    def free_text(self, pcm: bytes) -> str | None:
+        # Without a grammar the model decodes ordinary speech with its own large vocabulary.
+        recognizer = self._recognizer_type(self._model, SAMPLE_RATE)
+        recognizer.AcceptWaveform(pcm)
+        return normalize(json.loads(recognizer.FinalResult()).get("text", ""))
+
     def prefers_phrase(self, pcm: bytes, phrase: str, other_words: Iterable[str]) -> bool:
         words = sorted({normalize(w) for w in other_words} - {""})
         if not words or not pcm:
@@ -448,8 +504,13 @@ def choose_engine(vosk_model: str | os.PathLike[str] | None = None) -> EngineCho
     return EngineChoice("pocketsphinx", f"embedded PocketSphinx US-English model; {why}")
 
 
-def create_engine(choice: EngineChoice, phrases: Iterable[str]) -> tuple[Engine, EngineChoice]:
-    """The chosen engine; a vosk model that will not load gives way to PocketSphinx, saying why."""
+def create_engine(
+    choice: EngineChoice, phrases: Iterable[str], background: Iterable[str] = ()
+) -> tuple[Engine, EngineChoice]:
+    """The chosen engine; a vosk model that will not load gives way to PocketSphinx, saying why.
+
+    background: frequent words of the language, against which PocketSphinx checks what it heard.
+    """
     phrases = list(phrases)
     if choice.name == "vosk":
         assert choice.vosk_model is not None
@@ -459,4 +520,4 @@ def create_engine(choice: EngineChoice, phrases: Iterable[str]) -> tuple[Engine,
             choice = EngineChoice(
                 "pocketsphinx", f"embedded PocketSphinx US-English model; {error}"
             )
-    return PocketSphinxEngine(phrases), choice
+    return PocketSphinxEngine(phrases, background), choice

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.intents import Intent, Listening
+from assistant.intents import ANSWER_INTENTS, Intent, Listening
 from assistant.listening.engines import (
     SAMPLE_RATE,
     Engine,
@@ -22,9 +22,15 @@ from assistant.listening.engines import (
     create_engine,
 )
 from assistant.listening.segmenter import Segmenter, SegmenterSettings, SegmentEvent
-from assistant.vocabulary import CommandVocabulary, load_vocabulary, normalize
+from assistant.vocabulary import (
+    CommandVocabulary,
+    load_background_words,
+    load_vocabulary,
+    normalize,
+)
 
 TOO_LONG = "too long to be a command"
+_NOT_DECODED = object()
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,9 @@ class ListenerSettings:
     # Decode the vocabulary's other_speech phrases too, so that a patient's "thank you" is heard
     # as itself instead of being forced into the nearest command (bench_asr: replies).
     other_speech_in_grammar: bool = True
+    # A command the phone loop confirms this well stands, whatever the decoding among frequent
+    # words heard (bench_asr: a quiet room keeps its accuracy).
+    free_text_overrules_below: float = 0.7
     segmenter: SegmenterSettings = field(default_factory=SegmenterSettings)
     per_intent: dict[Intent, float] = field(default_factory=dict)
 
@@ -143,13 +152,18 @@ class Listener:
         self._table = self.vocabulary.phrase_table()
         every_phrase = [*self.vocabulary.every_phrase(), *self.vocabulary.other_speech_phrases()]
         if engine is None:
-            self.engine, self.choice = create_engine(choose_engine(vosk_model), every_phrase)
+            background = load_background_words(self.vocabulary.language)
+            self.engine, self.choice = create_engine(
+                choose_engine(vosk_model), every_phrase, background
+            )
         else:
             self.choice = EngineChoice(engine.name, "engine given by the caller")
             self.engine = engine
         self.settings = settings or ListenerSettings()
         self._restrict_engine()
-        self._wanted_table: dict[str, Intent] | None = None  # applied when an utterance starts
+        self._spoken_words = {w for p in self.vocabulary.every_phrase() for w in p.split()}
+        self._wanted: Listening | None = None  # applied when an utterance starts
+        self._listening = Listening.COMMANDS
         self._segmenter = Segmenter(self.settings.segmenter)
         self._frame_bytes = self._segmenter.frame_bytes
         self._pending = b""
@@ -158,6 +172,7 @@ class Listener:
         self._utterance_start = 0.0
         self._previous_end = -1e9
         self._audio: list[bytes] = []  # the open utterance, kept to check it against echoes
+        self._free: str | object | None = _NOT_DECODED  # it decoded as ordinary speech
         self._intervals: list[SpeakingInterval] = []
         self._monotonic_origin: float | None = None
         self._segment_offset = 0.0  # stream time at which the current segmenter began
@@ -228,7 +243,7 @@ class Listener:
             if self._monotonic_origin is None:
                 self._monotonic_origin = time.monotonic() - len(data) / 2 / SAMPLE_RATE
         if not self._in_utterance:
-            self._apply_wanted_table()
+            self._apply_wanted_listening()
         decisions: list[Decision] = []
         self._pending += data
         size = self._frame_bytes
@@ -272,14 +287,20 @@ class Listener:
         is switched by the thread that feeds it.
         """
         with self._lock:
-            self._wanted_table = self.vocabulary.table_for(listening)
+            self._wanted = listening
 
-    def _apply_wanted_table(self) -> None:
+    def _apply_wanted_listening(self) -> None:
         with self._lock:
-            wanted, self._wanted_table = self._wanted_table, None
+            wanted, self._wanted = self._wanted, None
         if wanted is not None:
-            self._table = wanted
+            self._listening = wanted
+            self._table = self.vocabulary.table_for(wanted)
             self._restrict_engine()
+
+    @property
+    def _pain_in_hand(self) -> bool:
+        """A pain event is being dealt with, or the massage is over: a pain score is awaited."""
+        return self._listening is Listening.PAIN_LEVEL
 
     def _restrict_engine(self) -> None:
         # The answers stay in the grammar when they are not wanted, to be rejected: otherwise a
@@ -294,7 +315,7 @@ class Listener:
 
     def _event(self, event: SegmentEvent) -> list[Decision]:
         if event.kind == "start":
-            self._apply_wanted_table()
+            self._apply_wanted_listening()
             decisions = []
             if self._held is not None:
                 # More speech followed too soon: the "command" was the start of a sentence.
@@ -311,6 +332,7 @@ class Listener:
             self._utterance_start = self._segment_offset + event.time
             self.engine.start()
             self._audio = []
+            self._free = _NOT_DECODED
             return decisions
         if event.kind == "audio" and self._in_utterance:
             self.engine.feed(event.pcm)
@@ -374,6 +396,10 @@ class Listener:
             ):
                 text, confidence, intent = again.text, again.confidence, Intent.PAIN
         if intent is None:
+            freely = self._freely_heard_phrase()
+            if freely is not None:
+                text, confidence, intent = freely.text, freely.confidence, self._table[freely.text]
+        if intent is None:
             if text in self.vocabulary.answer_table():
                 return reject("an answer, and no question is waiting")
             if text in self.vocabulary.other_speech_phrases():
@@ -393,8 +419,12 @@ class Listener:
             intent is Intent.PAIN and overlapping
         ):
             return reject("part of longer speech")
-        if confidence < settings.threshold(intent):
+        if confidence < settings.threshold(intent) and self._free_text() != text:
+            # The phone loop is a rough judge ("help" came out of it as "OW DH"): a decoding as
+            # ordinary speech that hears the very phrase confirms it all the same.
             return reject("not sure enough it was a command")
+        if self._heard_as_other_words(intent, text, confidence):
+            return reject("heard as other words")
         if (
             overlapping
             and intent is not Intent.PAIN
@@ -406,14 +436,59 @@ class Listener:
         slack = settings.echo_tail + settings.echo_word_slack
         if any(i.says_during(text, start, end, slack) for i in overlapping):
             return reject("the assistant's own words")
-        if overlapping and intent is not Intent.PAIN:
+        if overlapping and (intent is not Intent.PAIN or self._pain_in_hand):
             # The assistant's words compete with the phrase: if they explain the sound better, it
-            # was the loudspeaker, however command-like it looked. Not for pain: a missed pain
-            # command is worse than obeying an echo of one.
+            # was the loudspeaker, however command-like it looked. Not for a first pain: a missed
+            # pain command is worse than obeying an echo of one. Once pain is in hand the
+            # technique has stopped already, and what is left of the assistant's own pain
+            # instruction ("Stop the technique ...") heard as pain would start it again, and again.
             spoken = " ".join(i.text for i in overlapping).split()
             if not self.engine.prefers_phrase(b"".join(self._audio), text, spoken):
                 return reject("the assistant's own words")
         return Decision(intent, text, start, end, now, confidence)
+
+    def _free_text(self) -> str | None:
+        """The open utterance decoded as ordinary speech (once: decide may ask twice)."""
+        if self._free is _NOT_DECODED:
+            self._free = self.engine.free_text(b"".join(self._audio)) if self._audio else None
+        return self._free  # type: ignore[return-value]
+
+    def _freely_heard_phrase(self) -> Hypothesis | None:
+        """A phrase that decoding as ordinary speech heard exactly, where the grammar heard none.
+
+        In noise the grammar misses phrases (a "pause" heard as room talk, "fine") that a
+        decoding among ordinary words still gets whole; the phrase is then decoded alone, so the
+        phone loop's agreement with it is its confidence (bench_asr: accuracy in noise).
+        """
+        free = self._free_text()
+        if free is None or free not in self._table:
+            return None
+        again = self.engine.decode_again(b"".join(self._audio), [free])
+        return again if again.text == free else None
+
+    def _heard_as_other_words(self, intent: Intent, text: str, confidence: float) -> bool:
+        """Whether a decoding among the language's frequent words heard something else.
+
+        The grammar forces any speech into some phrase ("a bit lower" into "take a note"); a
+        decoding that may choose ordinary words tells them apart. It overrules a command only
+        when it shares no word with the phrase, or hears two or more words that no phrase has
+        ("how are feeling today" for "how many left"), and the phone loop agreed poorly. In
+        noise it mishears words too, so a word in common stands ("stop student" for "stop
+        session"). Never pain: "it hurts" comes out as "higher" or "good" too often (bench_asr).
+        Nor answers and pain scores, which the assistant says back.
+        """
+        if (
+            intent in ANSWER_INTENTS
+            or intent in (Intent.PAIN, Intent.PAIN_LEVEL)
+            or confidence >= self.settings.free_text_overrules_below
+        ):
+            return False
+        free_text = self._free_text()
+        if free_text is None:
+            return False
+        heard, phrase = free_text.split(), set(text.split())
+        foreign = sum(w not in self._spoken_words for w in heard)
+        return not phrase & set(heard) or foreign >= 2
 
 
 # -- files ---------------------------------------------------------------------------------------
