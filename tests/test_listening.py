@@ -428,7 +428,8 @@ def test_a_reply_forced_into_a_command_is_heard_as_other_words(listener: Listene
     replies = ["Not at all.", "It's okay."]
     reasons = []
     for clip in corpus.sentence_clips(replies, "reply", speakers, lead=ROOM):
-        decisions = listen_to_samples(clip.audio, _fresh(listener))
+        # A new engine: what earlier tests made it hear must not decide this one.
+        decisions = listen_to_samples(clip.audio, Listener(listener.vocabulary))
         assert not set(_accepted(decisions)) - {Intent.PAIN}, (clip.name, decisions)
         reasons += [d.reason for d in decisions]
     assert "heard as other words" in reasons, reasons

@@ -381,6 +381,11 @@ class Listener:
         def reject(reason: str) -> Decision:
             return Decision(None, text, start, end, now, confidence, reason)
 
+        if self._overlapping(start, end):
+            # Over the assistant's voice a command must be sure and beat its words anyway, so
+            # hearing it as ordinary speech would decide nothing, and its cost would hold up the
+            # sound devices (on the virtual devices, pain over the help went unheard).
+            self._free = None
         intent = self._table.get(text) if text else None
         if intent is None and self._absorbed(text) and Intent.PAIN in self._table.values():
             # "Fine" is near "pain", "good" near "it hurts": what the room talk took is decoded
