@@ -70,14 +70,22 @@ def _pocketsphinx_model_dir() -> Path:
     return Path(get_model_path()) / "en-us"
 
 
+def _entry_word(line: str) -> str:
+    """The word a dictionary line is for: "next(2) N EH K S" is for "next"."""
+    return line.split(" ", 1)[0].split("(", 1)[0]
+
+
 def _read_dictionary(path: Path, words: set[str]) -> list[str]:
     lines = []
     with path.open(encoding="utf-8") as handle:
         for line in handle:
-            head = line.split(" ", 1)[0]
-            if head.split("(", 1)[0] in words:
+            if _entry_word(line) in words:
                 lines.append(line.rstrip("\n"))
     return lines
+
+
+# How many times each phrase counts among the background words, one each.
+_PHRASE_WEIGHT = 50
 
 
 def _background_language_model(phrases: list[str], background: list[str]) -> str:
@@ -94,9 +102,6 @@ def _background_language_model(phrases: list[str], background: list[str]) -> str
     text = io.StringIO()
     model.write(text)
     return text.getvalue()
-
-
-_PHRASE_WEIGHT = 50
 
 
 def _jsgf(phrases: Iterable[str]) -> str:
@@ -182,13 +187,13 @@ class PocketSphinxEngine:
         words = {w for p in phrases for w in p.split()}
         background_words = {normalize(w) for w in background} - words - {""}
         every_entry = _read_dictionary(model / "cmudict-en-us.dict", words | background_words)
-        entries = [e for e in every_entry if e.split(" ", 1)[0].split("(", 1)[0] in words]
-        known = {line.split(" ", 1)[0].split("(", 1)[0] for line in entries}
+        entries = [e for e in every_entry if _entry_word(e) in words]
+        known = {_entry_word(line) for line in entries}
         missing = sorted(words - known)
         if missing:
             raise ValueError(f"no pronunciation for command words: {', '.join(missing)}")
         # A background word the dictionary lacks is left out: the list is a sample of the language.
-        spoken = sorted({e.split(" ", 1)[0].split("(", 1)[0] for e in every_entry} - words)
+        spoken = sorted({_entry_word(e) for e in every_entry} - words)
         self._pronunciations = {p: _phrase_pronunciations(p, entries) for p in phrases}
         common: dict[str, Any] = {
             "hmm": str(model / "en-us"),

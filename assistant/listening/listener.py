@@ -30,7 +30,6 @@ from assistant.vocabulary import (
 )
 
 TOO_LONG = "too long to be a command"
-_NOT_DECODED = object()
 
 
 @dataclass(frozen=True)
@@ -172,7 +171,8 @@ class Listener:
         self._utterance_start = 0.0
         self._previous_end = -1e9
         self._audio: list[bytes] = []  # the open utterance, kept to check it against echoes
-        self._free: str | object | None = _NOT_DECODED  # it decoded as ordinary speech
+        self._free_decoded = False  # the open utterance decoded as ordinary speech: _free
+        self._free: str | None = None
         self._intervals: list[SpeakingInterval] = []
         self._monotonic_origin: float | None = None
         self._segment_offset = 0.0  # stream time at which the current segmenter began
@@ -332,7 +332,7 @@ class Listener:
             self._utterance_start = self._segment_offset + event.time
             self.engine.start()
             self._audio = []
-            self._free = _NOT_DECODED
+            self._free_decoded = False
             return decisions
         if event.kind == "audio" and self._in_utterance:
             self.engine.feed(event.pcm)
@@ -385,7 +385,7 @@ class Listener:
             # Over the assistant's voice a command must be sure and beat its words anyway, so
             # hearing it as ordinary speech would decide nothing, and its cost would hold up the
             # sound devices (on the virtual devices, pain over the help went unheard).
-            self._free = None
+            self._free_decoded, self._free = True, None
         intent = self._table.get(text) if text else None
         if intent is None and self._absorbed(text) and Intent.PAIN in self._table.values():
             # "Fine" is near "pain", "good" near "it hurts": what the room talk took is decoded
@@ -454,9 +454,10 @@ class Listener:
 
     def _free_text(self) -> str | None:
         """The open utterance decoded as ordinary speech (once: decide may ask twice)."""
-        if self._free is _NOT_DECODED:
+        if not self._free_decoded:
             self._free = self.engine.free_text(b"".join(self._audio)) if self._audio else None
-        return self._free  # type: ignore[return-value]
+            self._free_decoded = True
+        return self._free
 
     def _freely_heard_phrase(self) -> Hypothesis | None:
         """A phrase that decoding as ordinary speech heard exactly, where the grammar heard none.
