@@ -381,7 +381,8 @@ class Listener:
         def reject(reason: str) -> Decision:
             return Decision(None, text, start, end, now, confidence, reason)
 
-        if self._overlapping(start, end):
+        overlapping = self._overlapping(start, end)
+        if overlapping:
             # Over the assistant's voice a command must be sure and beat its words anyway, so
             # hearing it as ordinary speech would decide nothing, and its cost would hold up the
             # sound devices (on the virtual devices, pain over the help went unheard).
@@ -393,7 +394,6 @@ class Listener:
             # worse than a reply taken for one (bench_asr: pain and replies, with and without).
             audio = b"".join(self._audio)
             again = self.engine.decode_again(audio, self._table)
-            overlapping = self._overlapping(start, end)
             # Over the assistant's voice, only if pain explains the sound better than its words.
             spoken = " ".join(i.text for i in overlapping).split()
             if self._table.get(again.text) is Intent.PAIN and (
@@ -418,7 +418,6 @@ class Listener:
             return reject(TOO_LONG)
         if intent is not Intent.PAIN and duration > settings.phrase_time_limit(text):
             return reject("too long for the phrase")
-        overlapping = self._overlapping(start, end)
         # Over the assistant's voice the speech just before may be its own: pain still counts.
         if start - self._previous_end < settings.min_pause_before and not (
             intent is Intent.PAIN and overlapping
