@@ -460,3 +460,64 @@ def test_background_words_come_from_the_language_pack(tmp_path) -> None:
     with pytest.raises(DataFileError) as error:
         load_background_words(path=bad)
     assert "background.yaml:3" in str(error.value) and "extra" in str(error.value)
+
+
+def test_room_talk_both_decoders_heard_is_not_decoded_again_for_pain(
+    listener: Listener, corpus
+) -> None:
+    """ "That's fine" heard as itself by the grammar and as ordinary speech is not taken for pain."""
+    speaker = next(s for s in corpus.SPEAKERS if s.name == "hibari")
+    quiet = np.zeros(int(0.3 * corpus.RATE), np.float32)
+    speech = np.concatenate([quiet, corpus.synthesize("That's fine.", speaker), quiet])
+    pcm = (np.clip(speech, -1, 1) * 32767).astype("<i2").tobytes()
+    fresh = Listener(listener.vocabulary)
+    fresh.engine.start()
+    fresh.engine.feed(pcm)
+    fresh.engine.finish()
+    commands = fresh.vocabulary.phrase_table()
+    # Among the commands alone it is pain, which the rule before this one would have obeyed.
+    assert commands.get(fresh.engine.decode_again(pcm, commands).text) is Intent.PAIN
+    assert fresh.engine.free_text(pcm) == "that's fine"
+    fresh._audio = [pcm]
+    decision = fresh.decide(Hypothesis("that's fine", 0.8), 1.0, 2.0, 3.0)
+    assert decision.command is None and decision.reason == "other speech, not a command"
+
+
+def test_words_that_sound_like_the_command_do_not_overrule_it(listener: Listener) -> None:
+    """In noise the decoding as ordinary speech hears "hell" for "help": that is no veto."""
+    engine = listener.engine
+    assert engine.sound_distance("hell", "help") <= 0.5 < engine.sound_distance("national", "help")
+
+    def decided(free_text: str) -> Decision:
+        fresh = _fresh(listener)
+        fresh._audio = [np.zeros(8000, np.int16).tobytes()]
+        fresh._free_decoded, fresh._free = True, free_text  # as if decoded so
+        return fresh.decide(Hypothesis("help", 0.6), 1.0, 1.5, 2.0)
+
+    assert decided("hell").command is Intent.HELP
+    assert decided("national").reason == "heard as other words"
+
+
+def test_a_phrase_heard_alone_as_ordinary_speech_may_run_long_in_noise(listener: Listener) -> None:
+    """In loud noise an utterance ends late; "go back" heard so by both decoders still counts."""
+
+    def decided(free_text: str) -> Decision:
+        fresh = _fresh(listener)
+        fresh._audio = [np.zeros(8000, np.int16).tobytes()]
+        fresh._free_decoded, fresh._free = True, free_text  # as if decoded so
+        limit = fresh.settings.phrase_time_limit("go back")
+        return fresh.decide(Hypothesis("go back", 0.6), 1.0, 1.1 + limit, 3.0)
+
+    assert decided("go back").command is Intent.BACK
+    assert decided("go back for").reason == "too long for the phrase"
+
+
+def test_pain_the_grammar_cannot_finish_in_noise_is_heard_whole_as_ordinary_speech(
+    corpus,
+) -> None:
+    """At 10 dB the grammar stops at "patient in"; the decoding among words hears it all."""
+    speakers = [s for s in corpus.SPEAKERS if s.name == "hibari-fast"]
+    pain = {Intent.PAIN: ("patient in pain", "patient is in pain")}
+    for clip in corpus.command_clips(speakers, ["pink_10db"], pain, lead=ROOM):
+        decisions = listen_to_samples(clip.audio, Listener(load_vocabulary()))
+        assert _accepted(decisions) == [Intent.PAIN], (clip.name, decisions)

@@ -119,6 +119,9 @@ class ListenerSettings:
     # A command the phone loop confirms this well stands, whatever the decoding among frequent
     # words heard (bench_asr: a quiet room keeps its accuracy).
     free_text_overrules_below: float = 0.7
+    # ... unless what it heard sounds this much like the phrase anyway (phone edits per phone of
+    # the phrase): in noise it hears "hell" for "help", "after" for "faster" (bench_asr).
+    free_text_sounds_alike_within: float = 0.5
     segmenter: SegmenterSettings = field(default_factory=SegmenterSettings)
     per_intent: dict[Intent, float] = field(default_factory=dict)
 
@@ -388,10 +391,17 @@ class Listener:
             # sound devices (on the virtual devices, pain over the help went unheard).
             self._free_decoded, self._free = True, None
         intent = self._table.get(text) if text else None
-        if intent is None and self._absorbed(text) and Intent.PAIN in self._table.values():
+        if (
+            intent is None
+            and self._absorbed(text)
+            and Intent.PAIN in self._table.values()
+            and not self._heard_alike(text)
+        ):
             # "Fine" is near "pain", "good" near "it hurts": what the room talk took is decoded
             # again among the commands alone, and kept if it is pain. A missed pain command is
             # worse than a reply taken for one (bench_asr: pain and replies, with and without).
+            # Unless the decoding as ordinary speech heard that very reply too: two decoders
+            # agreeing on "that's fine" outweigh a grammar forced to choose among commands.
             audio = b"".join(self._audio)
             again = self.engine.decode_again(audio, self._table)
             # Over the assistant's voice, only if pain explains the sound better than its words.
@@ -416,14 +426,20 @@ class Listener:
         limit = settings.pain_max_duration if intent is Intent.PAIN else settings.max_duration
         if duration > limit:
             return reject(TOO_LONG)
-        if intent is not Intent.PAIN and duration > settings.phrase_time_limit(text):
+        if (
+            intent is not Intent.PAIN
+            and duration > settings.phrase_time_limit(text)
+            and not self._heard_alike(text)
+        ):
+            # Heard as just the phrase by the decoding as ordinary speech too, the extra time
+            # was the room's sound, not words (in loud noise an utterance ends late).
             return reject("too long for the phrase")
         # Over the assistant's voice the speech just before may be its own: pain still counts.
         if start - self._previous_end < settings.min_pause_before and not (
             intent is Intent.PAIN and overlapping
         ):
             return reject("part of longer speech")
-        if confidence < settings.threshold(intent) and self._free_text() != text:
+        if confidence < settings.threshold(intent) and not self._heard_alike(text):
             # The phone loop is a rough judge ("help" came out of it as "OW DH"): a decoding as
             # ordinary speech that hears the very phrase confirms it all the same.
             return reject("not sure enough it was a command")
@@ -458,6 +474,10 @@ class Listener:
             self._free_decoded = True
         return self._free
 
+    def _heard_alike(self, text: str) -> bool:
+        """Whether the decoding as ordinary speech heard exactly what the grammar heard."""
+        return bool(text) and self._free_text() == text
+
     def _freely_heard_phrase(self) -> Hypothesis | None:
         """A phrase that decoding as ordinary speech heard exactly, where the grammar heard none.
 
@@ -479,7 +499,8 @@ class Listener:
         when it shares no word with the phrase, or hears two or more words that no phrase has
         ("how are feeling today" for "how many left"), and the phone loop agreed poorly. In
         noise it mishears words too, so a word in common stands ("stop student" for "stop
-        session"). Never pain: "it hurts" comes out as "higher" or "good" too often (bench_asr).
+        session"), and so do words that sound like the phrase ("hell" for "help"). Never pain:
+        "it hurts" comes out as "higher" or "good" too often (bench_asr).
         Nor answers and pain scores, which the assistant says back.
         """
         if (
@@ -493,7 +514,10 @@ class Listener:
             return False
         heard, phrase = free_text.split(), set(text.split())
         foreign = sum(w not in self._spoken_words for w in heard)
-        return not phrase & set(heard) or foreign >= 2
+        if phrase & set(heard) and foreign < 2:
+            return False
+        distance = self.engine.sound_distance(free_text, text)
+        return distance is None or distance > self.settings.free_text_sounds_alike_within
 
 
 # -- files ---------------------------------------------------------------------------------------
