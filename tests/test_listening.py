@@ -40,8 +40,15 @@ def corpus():
 
 
 @pytest.fixture(scope="module")
-def listener() -> Listener:
+def loaded_listener() -> Listener:
     return Listener(vosk_model=None)
+
+
+@pytest.fixture
+def listener(loaded_listener: Listener) -> Listener:
+    """The loaded engine, having forgotten the room of earlier tests: each test decides alone."""
+    loaded_listener.engine.new_channel()
+    return loaded_listener
 
 
 def _fresh(listener: Listener) -> Listener:
