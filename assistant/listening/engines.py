@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterable
@@ -48,7 +49,10 @@ class Engine(Protocol):
         """Decode only these phrases, all given at creation, from the next utterance on."""
 
     def decode_again(self, pcm: bytes, phrases: Iterable[str]) -> Hypothesis:
-        """The utterance just finished, decoded again among these phrases only."""
+        """The utterance just finished, decoded again among these phrases only.
+
+        Given a single phrase, the engine may return it where its search got only part of the
+        way through it, with the confidence the sound gives the whole phrase."""
 
     def prefers_phrase(self, pcm: bytes, phrase: str, other_words: Iterable[str]) -> bool:
         """Whether phrase explains the audio better than any run of other_words."""
@@ -58,8 +62,10 @@ class Engine(Protocol):
         words; None where the engine has no such decoding."""
 
     def sound_distance(self, heard: str, phrase: str) -> float | None:
-        """How unlike the phrase the words heard sound: phone edits per phone of the phrase,
-        between their closest pronunciations; None where the engine has no pronunciations."""
+        """How unlike the phrase (one given at creation) the words heard sound: phone edits
+        per phone of the phrase, between their closest pronunciations; 0 for the same sound,
+        1 or more for nothing alike (so for words it cannot pronounce); None where the engine
+        has no pronunciations."""
 
     def new_channel(self) -> None:
         """The microphone or the room may have changed: forget what earlier utterances told."""
@@ -114,7 +120,7 @@ def _jsgf(phrases: Iterable[str]) -> str:
 
 
 def _starts_with_words(phrase: str, prefix: str) -> bool:
-    """Whether prefix is the first word or words of phrase (never empty)."""
+    """Whether prefix is the first word or words of phrase; an empty prefix is not."""
     words, first = phrase.split(), prefix.split()
     return bool(first) and words[: len(first)] == first
 
@@ -138,14 +144,21 @@ def _pronunciation_table(entries: list[str]) -> dict[str, list[list[str]]]:
     return by_word
 
 
-def _pronunciations(text: str, by_word: dict[str, list[list[str]]]) -> list[list[str]]:
-    """Every phone sequence the dictionary allows for the text; none if a word is not in it."""
-    if any(w not in by_word for w in text.split()):
+def _pronunciations(
+    text: str, by_word: dict[str, list[list[str]]], most: int | None = None
+) -> list[list[str]]:
+    """Every phone sequence the dictionary allows for the text; none if a word is not in it.
+
+    Where there would be more than most, only each word's first pronunciation: their number
+    multiplies with every word.
+    """
+    words = text.split()
+    if any(w not in by_word for w in words):
         return []
-    return [
-        [phone for part in choice for phone in part]
-        for choice in itertools.product(*(by_word[w] for w in text.split()))
-    ]
+    choices = [by_word[w] for w in words]
+    if most is not None and math.prod(len(c) for c in choices) > most:
+        choices = [c[:1] for c in choices]
+    return [[phone for part in choice for phone in part] for choice in itertools.product(*choices)]
 
 
 _PIECE_BYTES = 1600  # 50 ms of audio: a few ms of decoding at a time
@@ -182,7 +195,8 @@ class PocketSphinxEngine:
     A third decoder hears the utterance as ordinary speech: a small language model of the
     phrases among about a thousand frequent words of the language (voices/en/background.yaml).
     The listener asks for it only where it decides something: a command the phone loop agreed
-    with poorly, or an utterance the grammar heard as no command.
+    with poorly or that lasted longer than the phrase takes, an utterance the grammar heard as
+    no command, and room talk of several words before it is decoded again for pain.
 
     The decoders hold Python's lock while they work, and the sound devices' callbacks need it:
     the utterance is given to them in short pieces, each with the mean set beforehand, and only
@@ -211,8 +225,8 @@ class PocketSphinxEngine:
             raise ValueError(f"no pronunciation for command words: {', '.join(missing)}")
         # A background word the dictionary lacks is left out: the list is a sample of the language.
         spoken = sorted({_entry_word(e) for e in every_entry} - words)
-        self._every_pronunciation = _pronunciation_table(every_entry)
-        self._pronunciations = {p: _pronunciations(p, self._every_pronunciation) for p in phrases}
+        self._word_pronunciations = _pronunciation_table(every_entry)
+        self._pronunciations = {p: _pronunciations(p, self._word_pronunciations) for p in phrases}
         common: dict[str, Any] = {
             "hmm": str(model / "en-us"),
             "loglevel": "FATAL",
@@ -302,12 +316,12 @@ class PocketSphinxEngine:
         return normalize(heard.hypstr) if heard else ""
 
     def sound_distance(self, heard: str, phrase: str) -> float | None:
+        # Words it cannot pronounce count as no sound at all: every phone of the phrase is missing.
+        sounded = _pronunciations(heard, self._word_pronunciations, most=32) or [[]]
         closest = [
-            _edit_distance(a, b) / len(b)
-            for a in _pronunciations(heard, self._every_pronunciation) or [[]]
-            for b in self._pronunciations.get(phrase, [])
+            _edit_distance(a, b) / len(b) for a in sounded for b in self._pronunciations[phrase]
         ]
-        return min(closest, default=None)
+        return min(closest)
 
     def new_channel(self) -> None:
         self._running_mean = None
@@ -339,7 +353,8 @@ class PocketSphinxEngine:
     def _hypothesis(self, phrase: str | None = None) -> Hypothesis:
         """The grammar pass's result (or phrase), with the phone loop's agreement as confidence."""
         hyp = self._grammar.hyp()
-        text = phrase if phrase is not None else normalize(hyp.hypstr) if hyp else ""
+        heard = normalize(hyp.hypstr) if hyp else ""
+        text = heard if phrase is None else phrase
         frames = float(self._grammar.n_frames())
         pronunciations = self._pronunciations.get(text) if text in self._allowed else None
         if not pronunciations:
