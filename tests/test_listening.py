@@ -482,7 +482,7 @@ def test_room_talk_both_decoders_heard_is_not_decoded_again_for_pain(
     fresh.engine.feed(pcm)
     fresh.engine.finish()
     commands = fresh.vocabulary.phrase_table()
-    # Among the commands alone it is pain, which the rule before this one would have obeyed.
+    # Among the commands alone it is pain: without the rule it would be obeyed as pain.
     assert commands.get(fresh.engine.decode_again(pcm, commands).text) is Intent.PAIN
     assert fresh.engine.free_text(pcm) == "that's fine"
     fresh._audio = [pcm]
@@ -529,7 +529,8 @@ def test_pain_the_grammar_cannot_finish_in_noise_is_heard_whole_as_ordinary_spee
         heard = Listener(load_vocabulary())
         decisions = listen_to_samples(clip.audio, heard)
         assert _accepted(decisions) == [Intent.PAIN], (clip.name, decisions)
-        # What made it hard: the grammar alone stops short of the phrase, even given it alone.
+        # What made it hard: the grammar stops short of the phrase; given the phrase alone, the
+        # engine returns it whole, judged by the phone loop.
         engine, utterance = Listener(heard.vocabulary).engine, b"".join(heard._audio)
         engine.start()
         engine.feed(utterance)
