@@ -490,33 +490,33 @@ def test_room_talk_both_decoders_heard_is_not_decoded_again_for_pain(
     assert decision.command is None and decision.reason == "other speech, not a command"
 
 
+def _decided_with_free_text(
+    listener: Listener, heard: Hypothesis, end: float, free_text: str
+) -> Decision:
+    """The verdict on an utterance from 1.0 s to end, as if decoded as ordinary speech so."""
+    fresh = _fresh(listener)
+    fresh._audio = [np.zeros(8000, np.int16).tobytes()]
+    fresh._free_decoded, fresh._free = True, free_text
+    return fresh.decide(heard, 1.0, end, end + 0.5)
+
+
 def test_words_that_sound_like_the_command_do_not_overrule_it(listener: Listener) -> None:
     """In noise the decoding as ordinary speech hears "hell" for "help": that is no veto."""
     engine = listener.engine
     assert engine.sound_distance("hell", "help") <= 0.5 < engine.sound_distance("national", "help")
-
-    def decided(free_text: str) -> Decision:
-        fresh = _fresh(listener)
-        fresh._audio = [np.zeros(8000, np.int16).tobytes()]
-        fresh._free_decoded, fresh._free = True, free_text  # as if decoded so
-        return fresh.decide(Hypothesis("help", 0.6), 1.0, 1.5, 2.0)
-
-    assert decided("hell").command is Intent.HELP
-    assert decided("national").reason == "heard as other words"
+    help_heard = Hypothesis("help", 0.6)
+    assert _decided_with_free_text(listener, help_heard, 1.5, "hell").command is Intent.HELP
+    vetoed = _decided_with_free_text(listener, help_heard, 1.5, "national")
+    assert vetoed.reason == "heard as other words"
 
 
 def test_a_phrase_heard_alone_as_ordinary_speech_may_run_long_in_noise(listener: Listener) -> None:
     """In loud noise an utterance ends late; "go back" heard so by both decoders still counts."""
-
-    def decided(free_text: str) -> Decision:
-        fresh = _fresh(listener)
-        fresh._audio = [np.zeros(8000, np.int16).tobytes()]
-        fresh._free_decoded, fresh._free = True, free_text  # as if decoded so
-        limit = fresh.settings.phrase_time_limit("go back")
-        return fresh.decide(Hypothesis("go back", 0.6), 1.0, 1.1 + limit, 3.0)
-
-    assert decided("go back").command is Intent.BACK
-    assert decided("go back for").reason == "too long for the phrase"
+    end = 1.1 + listener.settings.phrase_time_limit("go back")
+    go_back = Hypothesis("go back", 0.6)
+    assert _decided_with_free_text(listener, go_back, end, "go back").command is Intent.BACK
+    too_long = _decided_with_free_text(listener, go_back, end, "go back for")
+    assert too_long.reason == "too long for the phrase"
 
 
 def test_pain_the_grammar_cannot_finish_in_noise_is_heard_whole_as_ordinary_speech(

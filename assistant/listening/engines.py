@@ -139,8 +139,7 @@ def _pronunciation_table(entries: list[str]) -> dict[str, list[list[str]]]:
     """Each word's pronunciations (phone lists) in these dictionary lines."""
     by_word: dict[str, list[list[str]]] = {}
     for line in entries:
-        word, *phones = line.split("#", 1)[0].split()
-        by_word.setdefault(word.split("(", 1)[0], []).append(phones)
+        by_word.setdefault(_entry_word(line), []).append(line.split("#", 1)[0].split()[1:])
     return by_word
 
 
@@ -218,14 +217,14 @@ class PocketSphinxEngine:
         words = {w for p in phrases for w in p.split()}
         background_words = {normalize(w) for w in background} - words - {""}
         every_entry = _read_dictionary(model / "cmudict-en-us.dict", words | background_words)
-        entries = [e for e in every_entry if _entry_word(e) in words]
-        known = {_entry_word(line) for line in entries}
+        self._word_pronunciations = _pronunciation_table(every_entry)
+        known = words & self._word_pronunciations.keys()
         missing = sorted(words - known)
         if missing:
             raise ValueError(f"no pronunciation for command words: {', '.join(missing)}")
+        entries = [e for e in every_entry if _entry_word(e) in words]
         # A background word the dictionary lacks is left out: the list is a sample of the language.
-        spoken = sorted({_entry_word(e) for e in every_entry} - words)
-        self._word_pronunciations = _pronunciation_table(every_entry)
+        spoken = sorted(self._word_pronunciations.keys() - words)
         self._pronunciations = {p: _pronunciations(p, self._word_pronunciations) for p in phrases}
         common: dict[str, Any] = {
             "hmm": str(model / "en-us"),
@@ -376,7 +375,7 @@ class PocketSphinxEngine:
             for line in _read_dictionary(self._dictionary_path, missing):
                 word, phones = line.split(" ", 1)
                 self._grammar.add_word(word, phones.split("#", 1)[0].strip(), False)
-                self._known.add(word.split("(", 1)[0])
+                self._known.add(_entry_word(line))
             self._not_in_dictionary |= missing - self._known
         return words & self._known
 

@@ -385,6 +385,7 @@ class Listener:
             return Decision(None, text, start, end, now, confidence, reason)
 
         overlapping = self._overlapping(start, end)
+        assistant_words = " ".join(i.text for i in overlapping).split()
         if overlapping:
             # Over the assistant's voice a command must be sure and beat its words anyway, so
             # hearing it as ordinary speech would decide nothing, and its cost would hold up the
@@ -405,9 +406,8 @@ class Listener:
             audio = b"".join(self._audio)
             again = self.engine.decode_again(audio, self._table)
             # Over the assistant's voice, only if pain explains the sound better than its words.
-            spoken = " ".join(i.text for i in overlapping).split()
             if self._table.get(again.text) is Intent.PAIN and (
-                not overlapping or self.engine.prefers_phrase(audio, again.text, spoken)
+                not overlapping or self.engine.prefers_phrase(audio, again.text, assistant_words)
             ):
                 text, confidence, intent = again.text, again.confidence, Intent.PAIN
         if intent is None:
@@ -456,15 +456,17 @@ class Listener:
         slack = settings.echo_tail + settings.echo_word_slack
         if any(i.says_during(text, start, end, slack) for i in overlapping):
             return reject("the assistant's own words")
-        if overlapping and (intent is not Intent.PAIN or self._pain_in_hand):
-            # The assistant's words compete with the phrase: if they explain the sound better, it
-            # was the loudspeaker, however command-like it looked. Not for a first pain: a missed
-            # pain command is worse than obeying an echo of one. Once pain is in hand the
-            # technique has stopped already, and what is left of the assistant's own pain
-            # instruction ("Stop the technique ...") heard as pain would start it again, and again.
-            spoken = " ".join(i.text for i in overlapping).split()
-            if not self.engine.prefers_phrase(b"".join(self._audio), text, spoken):
-                return reject("the assistant's own words")
+        # The assistant's words compete with the phrase: if they explain the sound better, it was
+        # the loudspeaker, however command-like it looked. Not for a first pain: a missed pain
+        # command is worse than obeying an echo of one. Once pain is in hand the technique has
+        # stopped already, and what is left of the assistant's own pain instruction ("Stop the
+        # technique ...") heard as pain would start it again, and again.
+        if (
+            overlapping
+            and (intent is not Intent.PAIN or self._pain_in_hand)
+            and not self.engine.prefers_phrase(b"".join(self._audio), text, assistant_words)
+        ):
+            return reject("the assistant's own words")
         return Decision(intent, text, start, end, now, confidence)
 
     def _free_text(self) -> str | None:
