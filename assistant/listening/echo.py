@@ -79,6 +79,7 @@ class _Segment:
     learned: tuple[np.ndarray, np.ndarray] | None = None
     began: bool = False
     next_check: int | None = None  # where the delay is to be checked again
+    near_peak: int | None = None  # the lag the last look near the old delay pointed to
 
     @property
     def end(self) -> int:
@@ -366,7 +367,8 @@ class EchoCanceller:
                 self._follow_delay(segment, lead, reach)
                 continue
             near_tries = s.near_tries if self.delay_estimates else 0
-            if segment.tries < near_tries:
+            looking_near = segment.tries < near_tries
+            if looking_near:
                 # The device usually buffers about as it did before: looking near the last
                 # delay first gives an answer sooner.
                 near = round(s.near_delay * SAMPLE_RATE)
@@ -379,7 +381,10 @@ class EchoCanceller:
             if self._pos < first + length + hi:
                 return
             segment.tries += 1
-            found = self._find_delay(first, length, lo, hi)
+            if looking_near:
+                found = self._near_delay(segment, first, length, lo, hi)
+            else:
+                found = self._find_delay(first, length, lo, hi)
             tried_all = segment.tries >= near_tries + s.delay_tries
             if found is not None or tried_all or first + length >= segment.end:
                 segment.delay_checked = True
@@ -420,8 +425,32 @@ class EchoCanceller:
             self._delay = found
             self._x_block = -(10**9)
 
+    def _near_delay(
+        self, segment: _Segment, first: int, window: int, lo: int, hi: int
+    ) -> int | None:
+        """The lag near the old delay, if clear, or if two stretches in a row point to it.
+
+        A quarter second of speech seldom makes a clear peak, but one that two stretches agree
+        on is no accident: with the delay found a quarter second sooner, less of the sentence's
+        start goes uncancelled (bench_echo --jitter-ms).
+        """
+        peak = self._peak(first, window, lo, hi)
+        if peak is None:
+            segment.near_peak = None
+            return None
+        lag, clear = peak
+        before, segment.near_peak = segment.near_peak, lag
+        agreed = before is not None and abs(lag - before) <= self.settings.delay_tolerance
+        return lag if clear or agreed else None
+
     def _find_delay(self, first: int, window: int, lo: int, hi: int) -> int | None:
         """The lag (lo..hi) of the microphone behind the reference (GCC-PHAT), None if unclear."""
+        peak = self._peak(first, window, lo, hi)
+        return peak[0] if peak is not None and peak[1] else None
+
+    def _peak(self, first: int, window: int, lo: int, hi: int) -> tuple[int, bool] | None:
+        """The best lag (lo..hi) of the microphone behind the reference, and whether it is
+        clear; None where there is nothing to compare or the peak is at a narrowed edge."""
         reference = self._reference(first, window)
         if float(reference @ reference) < window * 1e-7:
             return None
@@ -443,9 +472,10 @@ class EchoCanceller:
         around = np.delete(correlation, range(max(0, peak - 32), peak + 33))
         if not len(around):
             return None
-        if strength < 6.0 * float(np.std(around)) + 1e-9 or strength < 1.2 * float(around.max()):
-            return None
-        return peak + lo
+        clear = strength >= 6.0 * float(np.std(around)) + 1e-9 and strength >= 1.2 * float(
+            around.max()
+        )
+        return peak + lo, clear
 
     def _move_delay(self, delay: int) -> None:
         """Take a new bulk delay, shifting the learned response so it still fits the room."""
