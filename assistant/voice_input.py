@@ -174,6 +174,8 @@ class VoiceInput:
                     self.level_db = level_db(np.asarray(chunk))
                     if self.echo is not None:
                         chunk = self.echo.process(chunk)
+                        if self.echo.settling:
+                            self.listener.echo_unsettled(len(chunk) / SAMPLE_RATE)
                     self._keep_for_note(chunk)
                     for decision in self.listener.feed(chunk):
                         self._post(Heard(decision))

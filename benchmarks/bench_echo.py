@@ -226,6 +226,8 @@ def _run_room(args: tuple[Room, list[Trial], bool, list[str], float]) -> dict[st
         t0 = time.process_time()
         if canceller is not None:
             chunk = canceller.process(chunk)
+            if canceller.settling:  # as the voice input tells it
+                listener.echo_unsettled(len(chunk) / SAMPLE_RATE)
         t1 = time.process_time()
         decisions += listener.feed(chunk)
         total_cpu += time.process_time() - t0

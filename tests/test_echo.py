@@ -169,6 +169,25 @@ def test_a_delay_that_moves_a_little_between_sentences_is_found_within_the_sente
         assert erle_of(mic, out, span, skip=1.0) >= 25.0
 
 
+def test_the_canceller_tells_while_a_sentence_sounds_that_it_has_not_placed_yet(
+    announcement: np.ndarray,
+) -> None:
+    mic, starts, spans = heard_in_room(announcement, (0.05, 0.052))
+    canceller = EchoCanceller()
+    for start in starts:
+        canceller.add_reference(announcement, start)
+    settling = []
+    for i in range(0, len(mic), CHUNK):
+        canceller.process(mic[i : i + CHUNK])
+        settling.append(canceller.settling)
+    assert not settling[round(0.3 * SAMPLE_RATE) // CHUNK]  # nothing sounds yet
+    # The first delay is searched for over the whole range; the next one near it, sooner.
+    for (first, _last), found_within in zip(spans, (2.0, 1.0), strict=True):
+        assert settling[first // CHUNK + 2]
+        assert not settling[(first + round(found_within * SAMPLE_RATE)) // CHUNK]
+    assert not settling[-1]  # all said
+
+
 class RoomMicrophone:
     """A microphone in the room: yields its signal in 20 ms chunks, and reports to the voice
     input, at the moment the loudspeaker starts, what it plays (as the speech worker does)."""

@@ -215,6 +215,21 @@ def test_pain_over_the_assistant_naming_it_counts_unless_said_as_it_names_it(
     assert late.command is None and late.reason == "the assistant's own words"
 
 
+def test_a_bare_pain_heard_before_the_echo_of_a_sentence_is_cancelled_is_not_obeyed(
+    listener: Listener,
+) -> None:
+    """On the virtual devices, what was left of the "Say" that starts the help, before the
+    canceller had found where the sentence lay, was heard as "pain"."""
+    fresh = _fresh(listener)
+    fresh.assistant_speaking("Say next, repeat, or stop session.", 0.0, duration=3.0)
+    fresh.echo_unsettled(0.4)  # the canceller finds the sentence's delay 0.4 s into it
+    bare = fresh.decide(Hypothesis("pain", 0.9), 0.1, 0.35, 0.6)
+    assert bare.command is None and bare.reason == "the start of the assistant's sentence"
+    # A phrase of several words outlasts what is left of one word; later, "pain" is heard.
+    assert fresh.decide(Hypothesis("patient in pain", 0.9), 0.1, 1.0, 1.2).command is Intent.PAIN
+    assert fresh.decide(Hypothesis("pain", 0.9), 1.5, 1.8, 2.0).command is Intent.PAIN
+
+
 def test_a_clear_command_cuts_in_while_the_assistant_speaks_of_something_else(
     listener: Listener, corpus
 ) -> None:

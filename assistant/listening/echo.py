@@ -80,6 +80,7 @@ class _Segment:
     began: bool = False
     next_check: int | None = None  # where the delay is to be checked again
     near_peak: int | None = None  # the lag the last look near the old delay pointed to
+    settled: bool = False  # its delay has been found
 
     @property
     def end(self) -> int:
@@ -137,6 +138,14 @@ class EchoCanceller:
     def delay(self) -> float:
         """Seconds by which the echo follows the announced start of what is played."""
         return self._delay / SAMPLE_RATE
+
+    @property
+    def settling(self) -> bool:
+        """Whether what sounds now is of a sentence whose delay is not found yet, so that
+        what the microphone hears of it may not have been taken out."""
+        with self._lock:
+            heard = self._pos - self._delay
+            return any(s.start <= heard < s.end and not s.settled for s in self._segments)
 
     def add_reference(self, samples: np.ndarray, start: float) -> None:
         """What the loudspeaker plays (16 kHz; int16 or float in -1..1) from stream time start."""
@@ -390,6 +399,7 @@ class EchoCanceller:
                 segment.delay_checked = True
             if found is None:
                 continue
+            segment.settled = True
             segment.next_check = first + length
             self.delay_estimates.append(found / SAMPLE_RATE)
             if abs(found - self._delay) <= s.delay_tolerance:

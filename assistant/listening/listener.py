@@ -177,6 +177,7 @@ class Listener:
         self._free_decoded = False  # the open utterance decoded as ordinary speech: _free
         self._free: str | None = None
         self._intervals: list[SpeakingInterval] = []
+        self._unsettled: list[list[float]] = []  # [start, end] of echo not yet cancelled
         self._monotonic_origin: float | None = None
         self._segment_offset = 0.0  # stream time at which the current segmenter began
         self._held: Decision | None = None  # an accepted command waiting for quiet after it
@@ -227,6 +228,25 @@ class Listener:
             for interval in self._intervals:
                 if interval.end is None:
                     interval.end = end
+
+    def echo_unsettled(self, seconds: float) -> None:
+        """The next seconds of audio to be fed hold the start of an assistant sentence that
+        the echo canceller has not found the delay of yet: its voice in them is not taken out."""
+        with self._lock:
+            start = self.stream_time + len(self._pending) / 2 / SAMPLE_RATE
+            if self._unsettled and abs(self._unsettled[-1][1] - start) < 1e-6:
+                self._unsettled[-1][1] = start + seconds
+            else:
+                self._unsettled.append([start, start + seconds])
+            horizon = self.stream_time - 30.0
+            self._unsettled = [span for span in self._unsettled if span[1] > horizon]
+
+    def _mostly_uncancelled(self, start: float, end: float) -> bool:
+        """Whether most of start..end was heard before the canceller found the echo's delay."""
+        with self._lock:
+            spans = list(self._unsettled)
+        covered = sum(max(0.0, min(end, b) - max(start, a)) for a, b in spans)
+        return covered >= 0.5 * (end - start)
 
     def _overlapping(self, start: float, end: float) -> list[SpeakingInterval]:
         tail = self.settings.echo_tail
@@ -456,6 +476,15 @@ class Listener:
         slack = settings.echo_tail + settings.echo_word_slack
         if any(i.says_during(text, start, end, slack) for i in overlapping):
             return reject("the assistant's own words")
+        # What is left of the assistant's voice, before the canceller has found where a new
+        # sentence lies, most easily passes for one syllable: on the virtual devices the "Say"
+        # that starts the help was heard as "pain" (a phrase of several words outlasts it).
+        if (
+            intent is Intent.PAIN
+            and len(text.split()) == 1
+            and self._mostly_uncancelled(start, end)
+        ):
+            return reject("the start of the assistant's sentence")
         # The assistant's words compete with the phrase: if they explain the sound better, it was
         # the loudspeaker, however command-like it looked. Not for a first pain: a missed pain
         # command is worse than obeying an echo of one. Once pain is in hand the technique has
