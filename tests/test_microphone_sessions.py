@@ -205,10 +205,10 @@ class SpeakingSession:
         _pactl(self.pulse_audio, "unload-module", self.loopback)
 
 
-# The loopback from the speaker to the microphone. adjust_time=0: a loudspeaker and a microphone
-# on one sound card share a clock, so the sound takes the same time to come back all along; left
-# to adjust, the loopback drops and repeats samples to hold its latency, which no room does, and
-# each sentence then starts with a delay the echo canceller has yet to find.
+# The loopback from the speaker to the microphone, for every loudspeaker test. adjust_time=0: a
+# loudspeaker and a microphone on one sound card share a clock, so the sound takes the same time
+# to come back all along; left to adjust, the loopback drops and repeats samples to hold its
+# latency, which no room does.
 LOUDSPEAKER_BESIDE_MICROPHONE = ["latency_msec=30", "adjust_time=0"]
 
 
