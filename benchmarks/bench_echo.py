@@ -308,9 +308,10 @@ def _summarise(runs: list[dict[str, Any]], levels: list[float]) -> dict[str, Any
             part["erle_db_mean"] = round(float(np.mean(erle)), 1)
             part["erle_db_min"] = round(float(np.min(erle)), 1)
             part["erle_after_1s_db_mean"] = round(float(np.mean(settled)), 1)
-            onset_erle = [x["erle_first_half_s_db"] for x in alone]
-            onset_erle = [x for x in onset_erle if x is not None]
-            part["erle_first_half_s_db_mean"] = round(float(np.mean(onset_erle)), 1)
+            onsets = [
+                x["erle_first_half_s_db"] for x in alone if x["erle_first_half_s_db"] is not None
+            ]
+            part["erle_first_half_s_db_mean"] = round(float(np.mean(onsets)), 1)
         audio = sum(r["audio_s"] for r in mine)
         part["listener_rtf"] = round(sum(r["listener_cpu_s"] for r in mine) / audio, 4)
         if cancel:
