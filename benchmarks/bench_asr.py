@@ -36,18 +36,20 @@ DISTRACTOR_SPEAKERS = ("hibari", "hibari-low", "espeak-us")
 
 
 def _settings(overrides: list[str]) -> ListenerSettings:
-    """ListenerSettings with field=value overrides; segmenter.field=value reaches the segmenter."""
-    values: dict[str, Any] = {}
-    segmenter: dict[str, Any] = {}
+    """ListenerSettings with field=value overrides; segmenter.field=value and tones.field=value
+    reach those parts of the settings."""
     defaults = ListenerSettings()
+    values: dict[str, Any] = {}
+    parts: dict[str, dict[str, Any]] = {"segmenter": {}, "tones": {}}
     for item in overrides:
         key, _, raw = item.partition("=")
-        if key.startswith("segmenter."):
-            key = key.removeprefix("segmenter.")
-            segmenter[key] = _parse(getattr(defaults.segmenter, key), raw)
+        part, _, name = key.partition(".")
+        if name:
+            parts[part][name] = _parse(getattr(getattr(defaults, part), name), raw)
         else:
             values[key] = _parse(getattr(defaults, key), raw)
-    values["segmenter"] = dataclasses.replace(defaults.segmenter, **segmenter)
+    for part, changes in parts.items():
+        values[part] = dataclasses.replace(getattr(defaults, part), **changes)
     return dataclasses.replace(defaults, **values)
 
 

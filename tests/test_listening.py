@@ -12,6 +12,7 @@ from assistant.listening import (
     Decision,
     Hypothesis,
     Listener,
+    ListenerSettings,
     SpeakingInterval,
     choose_engine,
     find_vosk_model,
@@ -133,6 +134,28 @@ def test_commands_in_noise_and_music(listener: Listener, corpus) -> None:
     clips = list(corpus.command_clips(speakers, ["pink_20db", "music_10db"], phrases, lead=ROOM))
     hits = sum(_accepted(listen_to_samples(c.audio, _fresh(listener))) == [c.intent] for c in clips)
     assert hits / len(clips) >= 0.8
+
+
+def test_music_in_the_room_is_turned_down_before_an_utterance_is_decoded(corpus) -> None:
+    """Held notes mislead the recogniser: with them turned down these commands are heard in
+    music at 10 dB, and without, each is missed (bench_asr: music at 10 dB). Each is the first
+    thing a new listener hears after the room, so no earlier test decides it."""
+    vocabulary = load_vocabulary()
+    heard = {
+        "hibari": {Intent.PAUSE: ("hold on",)},
+        "hibari-low": {
+            Intent.SKIP: ("skip this step",),
+            Intent.PAUSE: ("pause", "hold on"),
+            Intent.HELP: ("help",),
+        },
+    }
+    untouched = ListenerSettings(suppress_tones=False)
+    for speaker in (s for s in corpus.SPEAKERS if s.name in heard):
+        for clip in corpus.command_clips([speaker], ["music_10db"], heard[speaker.name], ROOM):
+            plain = Listener(vocabulary, settings=untouched)
+            assert _accepted(listen_to_samples(clip.audio, plain)) != [clip.intent], clip.name
+            quieted = Listener(vocabulary)
+            assert _accepted(listen_to_samples(clip.audio, quieted)) == [clip.intent], clip.name
 
 
 def test_conversation_rejected(listener: Listener, corpus) -> None:

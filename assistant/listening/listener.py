@@ -6,6 +6,7 @@ import dataclasses
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from assistant.listening.engines import (
     create_engine,
 )
 from assistant.listening.segmenter import Segmenter, SegmenterSettings, SegmentEvent
+from assistant.listening.tones import ToneSettings, suppress_held_tones, tonal_share
 from assistant.vocabulary import (
     CommandVocabulary,
     load_background_words,
@@ -123,6 +125,12 @@ class ListenerSettings:
     # of the phrase: in noise it hears "hell" for "help", "after" for "faster" (bench_asr).
     free_text_sounds_alike_within: float = 0.5
     segmenter: SegmenterSettings = field(default_factory=SegmenterSettings)
+    # While the room between utterances is mostly held tones (music), they are turned down in
+    # each utterance before it is decoded; this much of the room is kept to tell (bench_asr:
+    # music at 10 dB).
+    suppress_tones: bool = True
+    room_seconds: float = 1.0
+    tones: ToneSettings = field(default_factory=ToneSettings)
     per_intent: dict[Intent, float] = field(default_factory=dict)
 
     def phrase_time_limit(self, phrase: str) -> float:
@@ -174,6 +182,10 @@ class Listener:
         self._utterance_start = 0.0
         self._previous_end = -1e9
         self._audio: list[bytes] = []  # the open utterance, kept to check it against echoes
+        self._room: deque[bytes] = deque(  # the latest sound between utterances
+            maxlen=max(1, round(self.settings.room_seconds / self._segmenter.frame_seconds))
+        )
+        self._before = b""  # the room as the open utterance began
         self._free_decoded = False  # the open utterance decoded as ordinary speech: _free
         self._free: str | None = None
         self._intervals: list[SpeakingInterval] = []
@@ -275,6 +287,8 @@ class Listener:
             self._samples += size // 2
             for event in self._segmenter.process(frame):
                 decisions += self._event(event)
+            if not self._in_utterance:
+                self._room.append(frame)
             if self._held is not None and self.stream_time >= self._held_until:
                 decisions.append(dataclasses.replace(self._held, emitted_at=self.stream_time))
                 self._held = None
@@ -289,6 +303,7 @@ class Listener:
         self._pending = b""
         self._in_utterance = False
         self._held = None  # whatever followed it was not heard: it cannot be confirmed
+        self._room.clear()
         self._segmenter = Segmenter(self.settings.segmenter)
         self._segment_offset = self.stream_time
         self.engine.new_channel()
@@ -356,8 +371,14 @@ class Listener:
             self.engine.start()
             self._audio = []
             self._free_decoded = False
+            self._before = b"".join(self._room)
             return decisions
         if event.kind == "audio" and self._in_utterance:
+            if not self._audio:
+                # The utterance opens with the frames before the one that started it, which the
+                # room heard already.
+                overlap = len(event.pcm) - self._frame_bytes
+                self._before = self._before[: max(0, len(self._before) - overlap)]
             self.engine.feed(event.pcm)
             self._audio.append(event.pcm)
         elif event.kind == "end" and self._in_utterance:
@@ -375,6 +396,7 @@ class Listener:
             self.engine.start()  # drops what it was given
             decision = Decision(None, "", start, end, self.stream_time, 0.0, TOO_LONG)
         else:
+            self._quiet_music()
             hypothesis = self.engine.finish()
             decision = self.decide(hypothesis, start, end, self.stream_time)
         self._previous_end = end
@@ -388,6 +410,19 @@ class Listener:
             self._held_until = end + quiet_needed
             return None
         return decision
+
+    def _quiet_music(self) -> None:
+        """Where the room plays music, the open utterance with its held tones turned down, given
+        to the engine afresh and kept for the checks that decode it again."""
+        tones = self.settings.tones
+        room = np.frombuffer(self._before, dtype="<i2")
+        if not self.settings.suppress_tones or tonal_share(room, tones) < tones.music_share:
+            return
+        utterance = np.frombuffer(b"".join(self._audio), dtype="<i2")
+        quieted = suppress_held_tones(utterance, before=room, settings=tones).tobytes()
+        self._audio = [quieted]
+        self.engine.start()
+        self.engine.feed(quieted)
 
     # -- the decision ----------------------------------------------------------------------------
 
