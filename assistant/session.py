@@ -204,6 +204,7 @@ class Session:
         self.outcome: str | None = None  # once finished: completed, stopped or blocked
         self._closing = False  # finished, waiting a moment for a pain score
         self._pain_while_closing = False  # pain in that wait: the score given next belongs to it
+        self._closing_due = 0.0  # when the latest wait for a score ends
         self._note_step: int | None = None  # the step a voice note being recorded belongs to
         self._notes_taken = 0
 
@@ -590,7 +591,7 @@ class Session:
         if self._closing:
             # The wait starts again, so there is time to score this pain once it has been said.
             self._pain_while_closing = True
-            actions.append(StartTimer(CLOSING, self.settings.closing_seconds))
+            actions.append(self._wait_for_score(event.at))
         return actions
 
     def _pain_level(self, event: Command) -> list[Action]:
@@ -639,6 +640,10 @@ class Session:
         kept = Record(kept.kind, {**kept.data, "step": step})
         return [kept, *actions, Say(Message("note_kept", {}))]
 
+    def _wait_for_score(self, at: float) -> StartTimer:
+        self._closing_due = at + self.settings.closing_seconds
+        return StartTimer(CLOSING, self.settings.closing_seconds)
+
     def _close(self) -> list[Action]:
         self._closing = False
         return [CancelTimer(CLOSING), EndSession(self.outcome or "completed")]
@@ -655,7 +660,10 @@ class Session:
         if event.name == COUNT:
             return self._count_next()
         if event.name == CLOSING:
-            return self._close() if self._closing else []
+            # One that went off just before pain started the wait again may still be on its
+            # way: only the latest wait ends the session.
+            late_enough = event.at + 0.5 >= self._closing_due
+            return self._close() if self._closing and late_enough else []
         if self.phase not in (Phase.RUNNING, Phase.PAIN_HOLD) or event.name in self.warnings_given:
             return []
         budget = self.plan.budget
@@ -749,7 +757,7 @@ class Session:
             closing,
             ListenFor(Listening.PAIN_LEVEL),
             Say(Message("pain_level_question", {})),
-            StartTimer(CLOSING, self.settings.closing_seconds),
+            self._wait_for_score(at),
         ]
 
     def _finish(self, event: Command, outcome: str) -> list[Action]:

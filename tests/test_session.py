@@ -323,6 +323,17 @@ def test_a_score_after_pain_in_the_closing_wait_belongs_to_that_pain() -> None:
     assert actions[-1] == EndSession("completed")
 
 
+def test_the_wait_that_pain_started_again_is_not_ended_by_the_one_before_it() -> None:
+    """The first wait's timer may go off just as pain is heard, its event already queued."""
+    session = finished_session()  # the wait for a score began at 1.0 and ends at 21.0
+    session.handle(Command(Intent.PAIN, 20.9))
+    assert session.handle(TimerFired(CLOSING, 21.0)) == []
+    assert session.handle(TimerFired(CLOSING, 40.9)) == [
+        CancelTimer(CLOSING),
+        EndSession("completed"),
+    ]
+
+
 def test_stop_session_at_the_end_ends_it_without_a_score() -> None:
     session = finished_session()
     actions = session.handle(Command(Intent.STOP, 3.0))
