@@ -9,7 +9,6 @@ Prints one JSON object. The corpus comes from benchmarks/corpus.py and is cached
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime
 import json
 import multiprocessing
@@ -30,34 +29,10 @@ from assistant.listening import Listener, ListenerSettings
 from assistant.listening.engines import SAMPLE_RATE
 from assistant.vocabulary import load_vocabulary, normalize
 from benchmarks import corpus
+from benchmarks.overrides import with_overrides
 
 DISTRACTOR_CONDITIONS = ("clean", "pink_10db", "music_10db")
 DISTRACTOR_SPEAKERS = ("hibari", "hibari-low", "espeak-us")
-
-
-def _settings(overrides: list[str]) -> ListenerSettings:
-    """ListenerSettings with field=value overrides; segmenter.field=value and tones.field=value
-    reach those parts of the settings."""
-    defaults = ListenerSettings()
-    values: dict[str, Any] = {}
-    parts: dict[str, dict[str, Any]] = {"segmenter": {}, "tones": {}}
-    for item in overrides:
-        key, _, raw = item.partition("=")
-        part, _, name = key.partition(".")
-        if name:
-            parts[part][name] = _parse(getattr(getattr(defaults, part), name), raw)
-        else:
-            values[key] = _parse(getattr(defaults, key), raw)
-    for part, changes in parts.items():
-        values[part] = dataclasses.replace(getattr(defaults, part), **changes)
-    return dataclasses.replace(defaults, **values)
-
-
-def _parse(default: Any, raw: str) -> Any:
-    """raw as the type of default; "false", "no" and "0" are False for a flag."""
-    if isinstance(default, bool):
-        return raw.strip().lower() not in ("false", "no", "0")
-    return type(default)(raw)
 
 
 def _run_clips(args: tuple[str, list[str], list[str], list[str], str | None]) -> dict[str, Any]:
@@ -74,7 +49,9 @@ def _run_clips(args: tuple[str, list[str], list[str], list[str], str | None]) ->
         )
         clips += corpus.sentence_clips(corpus.PATIENT_REPLIES, "reply", talkers, [condition])
         clips += corpus.human_clips([condition])
-    listener = Listener(settings=_settings(overrides), vosk_model=vosk_model)
+    listener = Listener(
+        settings=with_overrides(ListenerSettings(), overrides), vosk_model=vosk_model
+    )
     vocabulary = listener.vocabulary
     listed = {*vocabulary.answer_table(), *vocabulary.other_speech_phrases()}
     # Answers and pain scores are heard only in their moments: each kind streams through a

@@ -21,7 +21,6 @@ each with the canceller on and off.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime
 import json
 import multiprocessing
@@ -38,12 +37,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from assistant.intents import Intent
-from assistant.listening import Listener
+from assistant.listening import Listener, ListenerSettings
 from assistant.listening.echo import EchoCanceller, EchoSettings
 from assistant.listening.engines import SAMPLE_RATE
 from assistant.phrasing import Phraser, load_phrasebook
 from assistant.vocabulary import load_vocabulary
 from benchmarks import corpus
+from benchmarks.overrides import with_overrides
 
 ASSISTANT_VOICE = "espeak-us"
 CHUNK = 320  # 20 ms, as the microphone delivers it
@@ -193,22 +193,14 @@ def _stream(
     return mic16, np.concatenate(echoes), layout
 
 
-def _settings(overrides: list[str]) -> EchoSettings:
-    """EchoSettings with field=value overrides."""
-    defaults = EchoSettings()
-    values = {}
-    for item in overrides:
-        key, _, raw = item.partition("=")
-        values[key] = type(getattr(defaults, key))(raw)
-    return dataclasses.replace(defaults, **values)
-
-
-def _run_room(args: tuple[Room, list[Trial], bool, list[str], float]) -> dict[str, Any]:
+def _run_room(
+    args: tuple[Room, list[Trial], bool, list[str], list[str], float],
+) -> dict[str, Any]:
     """Stream one room's session through a listener, with or without a canceller."""
-    room, trials, cancel, overrides, jitter_s = args
+    room, trials, cancel, overrides, listener_overrides, jitter_s = args
     mic, _echo, layout = _stream(room, trials, jitter_s)
-    listener = Listener()
-    canceller = EchoCanceller(_settings(overrides)) if cancel else None
+    listener = Listener(settings=with_overrides(ListenerSettings(), listener_overrides))
+    canceller = EchoCanceller(with_overrides(EchoSettings(), overrides)) if cancel else None
     # Told as the speech worker tells the voice input: when each announcement starts to play.
     untold = list(layout)
     cleaned: list[np.ndarray] = []
@@ -331,6 +323,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--other-commands", action="store_true", help="not only pain")
     parser.add_argument("--set", action="append", default=[], help="EchoSettings field=value")
     parser.add_argument(
+        "--listener-set", action="append", default=[], help="ListenerSettings field=value"
+    )
+    parser.add_argument(
         "--jitter-ms", type=float, default=0.0, help="each sentence's delay varies this much, ±"
     )
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
@@ -341,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     trials = _trials(speakers, levels, args.other_commands)  # synthesises once, here
     rooms = ROOMS[: args.rooms]
     jobs = [
-        (room, trials, cancel, args.set, args.jitter_ms / 1000)
+        (room, trials, cancel, args.set, args.listener_set, args.jitter_ms / 1000)
         for room in rooms
         for cancel in (True, False)
     ]
@@ -352,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     summary["rooms"] = [f"{r.name} (RT60 {r.rt60_s} s)" for r in rooms]
     summary["echo_dbfs"] = ECHO_DBFS
     summary["settings"] = args.set
+    summary["listener_settings"] = args.listener_set
     summary["delay_jitter_ms"] = args.jitter_ms
     summary["cores"] = os.cpu_count()
     summary["date"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")

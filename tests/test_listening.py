@@ -576,3 +576,45 @@ def test_pain_the_grammar_cannot_finish_in_noise_is_heard_whole_as_ordinary_spee
         assert phrase.startswith(engine.finish().text + " "), clip.name
         alone = engine.decode_again(utterance, [phrase])
         assert alone.text == phrase and alone.confidence >= heard.settings.threshold(Intent.PAIN)
+
+
+def test_pain_the_grammar_stops_short_of_is_decoded_again_whole(corpus) -> None:
+    """In pink noise at 10 dB a new listener's grammar search stopped at "patient is in" or
+    "patient" and nothing rescued it (bench_asr: pain as the first command)."""
+    vocabulary = load_vocabulary()
+    uncut = ListenerSettings(pain_cut_short=False)
+    said = {
+        "hibari": {Intent.PAIN: ("patient is in pain",)},
+        "hibari-fast": {Intent.PAIN: ("patient in pain", "patient is in pain")},
+    }
+    for speaker in (s for s in corpus.SPEAKERS if s.name in said):
+        for clip in corpus.command_clips([speaker], ["pink_10db"], said[speaker.name]):
+            without = listen_to_samples(clip.audio, Listener(vocabulary, settings=uncut))
+            assert _accepted(without) != [Intent.PAIN], clip.name
+            assert any(d.text.startswith("patient") for d in without), (clip.name, without)
+            heard = listen_to_samples(clip.audio, Listener(vocabulary))
+            assert _accepted(heard) == [Intent.PAIN], (clip.name, heard)
+
+
+def test_only_pain_phrases_cut_short_by_half_or_less_are_decoded_again(listener) -> None:
+    """ "it" is all of "it's okay" as much as the start of "it hurts"; "stop" may start "stop
+    session" as well as "stop pain"."""
+    asked: list[list[str]] = []
+
+    class Counting:
+        def __init__(self, engine) -> None:
+            self._engine = engine
+            self.name = engine.name
+
+        def decode_again(self, pcm: bytes, phrases):
+            asked.append(list(phrases))
+            return self._engine.decode_again(pcm, phrases)
+
+        def __getattr__(self, name: str):
+            return getattr(self._engine, name)
+
+    counting = Listener(listener.vocabulary, engine=Counting(listener.engine))  # type: ignore[arg-type]
+    for text in ("it", "stop", "patient is"):
+        decision = counting.decide(Hypothesis(text, 0.9), 1.0, 1.5, 1.6)
+        assert decision.command is None and decision.reason == "not a command"
+    assert asked == [["patient is in pain"]]

@@ -129,6 +129,10 @@ class ListenerSettings:
     # each utterance before it is decoded; this much of the room is kept to tell (bench_asr:
     # music at 10 dB).
     suppress_tones: bool = True
+    # A pain phrase the grammar search stopped partway into ("patient is in") is decoded again
+    # whole, where the words heard hold at least half its letters (bench_asr: pain as the first
+    # command in noise).
+    pain_cut_short: bool = True
     room_seconds: float = 1.0
     tones: ToneSettings = field(default_factory=ToneSettings)
     per_intent: dict[Intent, float] = field(default_factory=dict)
@@ -469,6 +473,10 @@ class Listener:
             freely = self._freely_heard_phrase()
             if freely is not None:
                 text, confidence, intent = freely.text, freely.confidence, self._table[freely.text]
+        if intent is None and self.settings.pain_cut_short:
+            cut_short = self._pain_cut_short(text)
+            if cut_short is not None:
+                text, confidence, intent = cut_short.text, cut_short.confidence, Intent.PAIN
         if intent is None:
             if text in self.vocabulary.answer_table():
                 return reject("an answer, and no question is waiting")
@@ -558,6 +566,32 @@ class Listener:
         again = self.engine.decode_again(b"".join(self._audio), [free])
         sure = again.confidence >= self.settings.threshold(self._table[free])
         return again if again.text == free and sure else None
+
+    def _pain_cut_short(self, text: str) -> Hypothesis | None:
+        """Pain whose phrase the grammar search stopped partway into ("patient is in").
+
+        In loud noise, and most of all in the first utterance a listener hears, the search may
+        not reach the end of "patient is in pain". Where what it heard begins only pain phrases,
+        each is decoded alone, and the phone loop judges the whole phrase. Not a bare word that
+        is less than half the phrase ("it" of "it hurts"): conversation is full of those.
+        """
+        heard = text.split()
+        if not heard:
+            return None
+        started = [p for p in self._table if p != text and p.split()[: len(heard)] == heard]
+        if not started or any(self._table[p] is not Intent.PAIN for p in started):
+            return None
+        letters = sum(c.isalpha() for c in text)
+        started = [p for p in started if 2 * letters >= sum(c.isalpha() for c in p)]
+        if not started:
+            return None
+        audio = b"".join(self._audio)
+        best = max(
+            (self.engine.decode_again(audio, [phrase]) for phrase in started),
+            key=lambda hypothesis: hypothesis.confidence,
+        )
+        sure = best.confidence >= self.settings.threshold(Intent.PAIN)
+        return best if best.text in started and sure else None
 
     def _heard_as_other_words(self, intent: Intent, text: str, confidence: float) -> bool:
         """Whether a decoding among the language's frequent words heard something else.
