@@ -129,12 +129,12 @@ class ListenerSettings:
     # each utterance before it is decoded; this much of the room is kept to tell (bench_asr:
     # music at 10 dB).
     suppress_tones: bool = True
+    room_seconds: float = 1.0
+    tones: ToneSettings = field(default_factory=ToneSettings)
     # A pain phrase the grammar search stopped partway into ("patient is in") is decoded again
     # whole, where the words heard hold at least half its letters (bench_asr: pain as the first
     # command in noise).
     pain_cut_short: bool = True
-    room_seconds: float = 1.0
-    tones: ToneSettings = field(default_factory=ToneSettings)
     per_intent: dict[Intent, float] = field(default_factory=dict)
 
     def phrase_time_limit(self, phrase: str) -> float:
