@@ -25,6 +25,12 @@ def normalize(text: str) -> str:
     return " ".join(_NOT_WORD.sub(" ", text.lower().replace("\u2019", "'")).split())
 
 
+def starts_with_words(phrase: str, prefix: str) -> bool:
+    """Whether prefix is the first word or words of phrase; an empty prefix is not."""
+    words, first = phrase.split(), prefix.split()
+    return bool(first) and words[: len(first)] == first
+
+
 class CommandVocabulary(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from assistant.vocabulary import normalize
+from assistant.vocabulary import normalize, starts_with_words
 
 SAMPLE_RATE = 16000
 VOSK_MODEL_ENV = "MASSAGE_ASSISTANT_VOSK_MODEL"
@@ -117,12 +117,6 @@ def _background_language_model(phrases: list[str], background: list[str]) -> str
 def _jsgf(phrases: Iterable[str]) -> str:
     alternatives = " | ".join(sorted(phrases))
     return f"#JSGF V1.0;\ngrammar commands;\npublic <command> = {alternatives};\n"
-
-
-def _starts_with_words(phrase: str, prefix: str) -> bool:
-    """Whether prefix is the first word or words of phrase; an empty prefix is not."""
-    words, first = phrase.split(), prefix.split()
-    return bool(first) and words[: len(first)] == first
 
 
 def _edit_distance(a: list[str], b: list[str]) -> int:
@@ -338,7 +332,7 @@ class PocketSphinxEngine:
             hypothesis = self._hypothesis()
             if len(self._allowed) == 1:
                 (only,) = self._allowed
-                if hypothesis.text != only and _starts_with_words(only, hypothesis.text):
+                if hypothesis.text != only and starts_with_words(only, hypothesis.text):
                     # In loud noise the grammar search may not reach the end of the one phrase
                     # it was given, and keeps the path it got furthest on ("patient in" for
                     # "patient in pain"): the phone loop judges the whole phrase (bench_asr:

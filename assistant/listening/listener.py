@@ -29,6 +29,7 @@ from assistant.vocabulary import (
     load_background_words,
     load_vocabulary,
     normalize,
+    starts_with_words,
 )
 
 TOO_LONG = "too long to be a command"
@@ -474,7 +475,7 @@ class Listener:
             if freely is not None:
                 text, confidence, intent = freely.text, freely.confidence, self._table[freely.text]
         if intent is None and self.settings.pain_cut_short:
-            cut_short = self._pain_cut_short(text)
+            cut_short = self._pain_cut_short(text, assistant_words)
             if cut_short is not None:
                 text, confidence, intent = cut_short.text, cut_short.confidence, Intent.PAIN
         if intent is None:
@@ -567,19 +568,19 @@ class Listener:
         sure = again.confidence >= self.settings.threshold(self._table[free])
         return again if again.text == free and sure else None
 
-    def _pain_cut_short(self, text: str) -> Hypothesis | None:
+    def _pain_cut_short(self, text: str, assistant_words: list[str]) -> Hypothesis | None:
         """Pain whose phrase the grammar search stopped partway into ("patient is in").
 
         In loud noise, and most of all in the first utterance a listener hears, the search may
-        not reach the end of "patient is in pain". Where what it heard begins only pain phrases,
-        each is decoded alone, and the phone loop judges the whole phrase. Not a bare word that
-        is less than half the phrase ("it" of "it hurts"): conversation is full of those.
+        not reach the end of "patient is in pain". Where what it heard begins pain phrases and
+        no other phrase of the language ("stop" begins "stop session" too, even while only pain
+        is listened for), each is decoded alone, and the phone loop judges the whole phrase.
+        Not where the words heard are less than half the phrase ("it" of "it hurts"):
+        conversation is full of those. Over the assistant's voice, only if the phrase explains
+        the sound better than its words: it says "the patient" often.
         """
-        heard = text.split()
-        if not heard:
-            return None
-        started = [p for p in self._table if p != text and p.split()[: len(heard)] == heard]
-        if not started or any(self._table[p] is not Intent.PAIN for p in started):
+        started = [p for p in self.vocabulary.every_phrase() if starts_with_words(p, text)]
+        if not started or any(self._table.get(p) is not Intent.PAIN for p in started):
             return None
         letters = sum(c.isalpha() for c in text)
         started = [p for p in started if 2 * letters >= sum(c.isalpha() for c in p)]
@@ -590,8 +591,11 @@ class Listener:
             (self.engine.decode_again(audio, [phrase]) for phrase in started),
             key=lambda hypothesis: hypothesis.confidence,
         )
-        sure = best.confidence >= self.settings.threshold(Intent.PAIN)
-        return best if best.text in started and sure else None
+        if best.text not in started or best.confidence < self.settings.threshold(Intent.PAIN):
+            return None
+        if assistant_words and not self.engine.prefers_phrase(audio, best.text, assistant_words):
+            return None
+        return best
 
     def _heard_as_other_words(self, intent: Intent, text: str, confidence: float) -> bool:
         """Whether a decoding among the language's frequent words heard something else.

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from assistant.listening.engines import SAMPLE_RATE
+
 Floats = npt.NDArray[np.float64]
 Samples = npt.NDArray[np.int16]
 
@@ -55,7 +57,7 @@ def held_tones(power: Floats, settings: ToneSettings) -> Floats:
     Either side will do: a note that has just begun holds through what follows, one about to end
     through what went before. The least power over a side is what held all through it.
     """
-    span = max(2, round(settings.hold_s * 16000 / settings.hop))
+    span = max(2, round(settings.hold_s * SAMPLE_RATE / settings.hop))
     edge = np.pad(power, ((span - 1, span - 1), (0, 0)), mode="edge")
     least = np.lib.stride_tricks.sliding_window_view(edge, span, axis=0).min(axis=2)
     held = np.maximum(least[: len(power)], least[span - 1 :])
