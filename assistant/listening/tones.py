@@ -2,9 +2,10 @@
 
 The notes of music hold one frequency for a good part of a second; speech glides from sound to
 sound and its harmonics follow its pitch. So, per frequency, the least power over the stretch
-just before or just after a moment is what held there whatever was said: where that stands out
-as a peak above its neighbouring frequencies, a tone rather than the broad hiss of noise (which
-PocketSphinx's own noise removal takes care of), its power is subtracted, with a floor.
+just before or just after a moment is what held there whatever was said. Where that stands out
+as a peak above the broad level of the frequencies around it, a tone rather than the hiss of
+noise (which PocketSphinx's own noise removal takes care of), it is subtracted three times over,
+since a note starts louder than it holds, down to a floor.
 
 Long vowels hold their harmonics too, so the suppressor is used only while the room's sound
 between utterances is mostly such tones: music, or a hum.
