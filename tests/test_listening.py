@@ -622,8 +622,8 @@ class _CutShort:
 
 
 def test_only_pain_phrases_cut_short_by_half_or_less_are_decoded_again(listener) -> None:
-    """ "it" is all of "it's okay" as much as the start of "it hurts"; "stop" may start "stop
-    session" as well as "stop pain", even while only pain is listened for (a voice note)."""
+    """A bare "it" is all of "it's okay" as much as the start of "it hurts"; "stop" may start
+    "stop session" as well as "stop pain", even while only pain is listened for (a voice note)."""
     engine = _CutShort(listener.engine)
     cutting = Listener(listener.vocabulary, engine=engine)  # type: ignore[arg-type]
     for text in ("it", "stop"):
