@@ -642,13 +642,15 @@ def test_only_pain_phrases_cut_short_by_half_or_less_are_decoded_again(listener)
 def test_the_assistant_saying_the_patient_is_is_not_taken_for_pain_cut_short(
     listener, corpus
 ) -> None:
-    """Its own "the patient is lying ..." begins a pain phrase too: over its voice the phrase
-    must explain the sound better than its words."""
+    """Its own "the patient is lying ..." begins a pain phrase too: over its voice a phrase cut
+    short is not decoded again (nor would the time that takes be free: the sound devices wait)."""
     assistant = next(s for s in corpus.SPEAKERS if s.name == "espeak-gb")
     (clip,) = corpus.sentence_clips(["The patient is lying"], "announcement", [assistant])
     said = "Position: the patient is lying on his stomach, arms along the body."
     interval = SpeakingInterval(clip.speech_start - 0.2, clip.speech_end + 1.5, said)
     for speaking, obeyed in (([], [Intent.PAIN]), ([interval], [])):
         listener.engine.new_channel()
-        cutting = Listener(listener.vocabulary, engine=_CutShort(listener.engine))  # type: ignore[arg-type]
+        engine = _CutShort(listener.engine)
+        cutting = Listener(listener.vocabulary, engine=engine)  # type: ignore[arg-type]
         assert _accepted(listen_to_samples(clip.audio, cutting, speaking)) == obeyed
+        assert bool(engine.asked) == bool(obeyed)

@@ -474,8 +474,8 @@ class Listener:
             freely = self._freely_heard_phrase()
             if freely is not None:
                 text, confidence, intent = freely.text, freely.confidence, self._table[freely.text]
-        if intent is None and self.settings.pain_cut_short:
-            cut_short = self._pain_cut_short(text, assistant_words)
+        if intent is None and self.settings.pain_cut_short and not overlapping:
+            cut_short = self._pain_cut_short(text)
             if cut_short is not None:
                 text, confidence, intent = cut_short.text, cut_short.confidence, Intent.PAIN
         if intent is None:
@@ -568,7 +568,7 @@ class Listener:
         sure = again.confidence >= self.settings.threshold(self._table[free])
         return again if again.text == free and sure else None
 
-    def _pain_cut_short(self, text: str, assistant_words: list[str]) -> Hypothesis | None:
+    def _pain_cut_short(self, text: str) -> Hypothesis | None:
         """Pain whose phrase the grammar search stopped partway into ("patient is in").
 
         In loud noise, and most of all in the first utterance a listener hears, the search may
@@ -576,8 +576,8 @@ class Listener:
         no other phrase of the language ("stop" begins "stop session" too, even while only pain
         is listened for), each is decoded alone, and the phone loop judges the whole phrase.
         Not where the words heard are less than half the phrase ("it" of "it hurts"):
-        conversation is full of those. Over the assistant's voice, only if the phrase explains
-        the sound better than its words: it says "the patient" often.
+        conversation is full of those. Never over the assistant's voice (decide): it says "the
+        patient is ..." itself, and decoding more there holds up the sound devices.
         """
         started = [p for p in self.vocabulary.every_phrase() if starts_with_words(p, text)]
         if not started or any(self._table.get(p) is not Intent.PAIN for p in started):
@@ -591,11 +591,8 @@ class Listener:
             (self.engine.decode_again(audio, [phrase]) for phrase in started),
             key=lambda hypothesis: hypothesis.confidence,
         )
-        if best.text not in started or best.confidence < self.settings.threshold(Intent.PAIN):
-            return None
-        if assistant_words and not self.engine.prefers_phrase(audio, best.text, assistant_words):
-            return None
-        return best
+        sure = best.confidence >= self.settings.threshold(Intent.PAIN)
+        return best if best.text in started and sure else None
 
     def _heard_as_other_words(self, intent: Intent, text: str, confidence: float) -> bool:
         """Whether a decoding among the language's frequent words heard something else.
