@@ -158,6 +158,55 @@ def test_music_in_the_room_is_turned_down_before_an_utterance_is_decoded(corpus)
             assert _accepted(listen_to_samples(clip.audio, quieted)) == [clip.intent], clip.name
 
 
+def _said_with_a_pause(corpus, speaker: str, first: str, second: str, pause: float) -> np.ndarray:
+    """Two parts of a phrase with a pause between them, after the room (clean)."""
+    voice = next(s for s in corpus.SPEAKERS if s.name == speaker)
+
+    def spoken(text: str) -> np.ndarray:
+        speech = corpus.synthesize(text, voice)
+        loud = np.flatnonzero(np.abs(speech) > 0.01)
+        return speech[loud[0] : loud[-1] + 1]
+
+    gap = np.zeros(round(pause * 16000), np.float32)
+    speech = np.concatenate([spoken(first), gap, spoken(second)])
+    return corpus.place(speech, "clean", seed=1, lead=ROOM)[0]
+
+
+def test_a_phrase_a_pause_splits_is_heard_whole(corpus) -> None:
+    """A slow "next ... please" is two utterances: the first followed by more speech, the second
+    starting right after other speech; joined, they are the phrase."""
+    vocabulary = load_vocabulary()
+    unjoined = ListenerSettings(join_split_utterances=False)
+    for speaker, first, second in (
+        ("hibari", "next", "please"),
+        ("hibari-low", "let's", "continue"),
+    ):
+        audio = _said_with_a_pause(corpus, speaker, first, second, pause=0.2)
+        apart = listen_to_samples(audio, Listener(vocabulary, settings=unjoined))
+        assert not _accepted(apart) and len(apart) == 2, (speaker, apart)
+        joined = listen_to_samples(audio, Listener(vocabulary))
+        assert _accepted(joined) == [vocabulary.phrase_table()[f"{first} {second}"]], joined
+        assert joined[-1].start == apart[0].start and joined[-1].end == apart[1].end
+
+
+def test_a_command_obeyed_is_not_heard_again_joined_to_what_follows(corpus) -> None:
+    """Once "next" has waited out its quiet and been obeyed, "please" just after it is not
+    joined to it: that would obey "next" twice."""
+    audio = _said_with_a_pause(corpus, "hibari", "next", "please", pause=0.3)
+    decisions = listen_to_samples(audio, Listener(load_vocabulary()))
+    assert _accepted(decisions) == [Intent.NEXT], decisions
+    assert decisions[1].reason == "part of longer speech", decisions
+
+
+def test_speech_over_the_assistants_voice_is_not_joined(corpus) -> None:
+    """There the speech just before pain may be the assistant's own: pain is heard alone."""
+    audio = _said_with_a_pause(corpus, "hibari", "next", "please", pause=0.2)
+    listener = Listener(load_vocabulary())
+    talking = SpeakingInterval(ROOM - 0.5, len(audio) / 16000, "Knead the upper trapezius.")
+    decisions = listen_to_samples(audio, listener, [talking])
+    assert len(decisions) == 2 and decisions[1].start > decisions[0].end, decisions
+
+
 def test_conversation_rejected(listener: Listener, corpus) -> None:
     speakers = [s for s in corpus.SPEAKERS if s.name in ("hibari", "espeak-us")]
     clips = list(

@@ -33,6 +33,8 @@ from assistant.vocabulary import (
 )
 
 TOO_LONG = "too long to be a command"
+# Enough of the stream to join a split utterance: the longest command and a pause, with room.
+_RECENT_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,16 @@ class SpeakingInterval:
 
 
 @dataclass(frozen=True)
+class _Finished:
+    """An utterance decided already, as the next one needs it to be joined to it."""
+
+    start: float
+    end: float
+    previous_end: float  # where the speech before it ended
+    before: bytes  # the room as it began
+
+
+@dataclass(frozen=True)
 class ListenerSettings:
     """Thresholds of the decision; the defaults come from benchmarks/bench_asr.py."""
 
@@ -136,6 +148,10 @@ class ListenerSettings:
     # whole, where the words heard hold at least half its letters (bench_asr: pain as the first
     # command in noise).
     pain_cut_short: bool = True
+    # An utterance that starts within min_pause_before of the last one's end is heard again
+    # joined to it, where neither overlaps the assistant's voice: a pause inside a phrase ("next
+    # ... please") splits it in two, each part a fragment (bench_asr: slow speech in noise).
+    join_split_utterances: bool = True
     per_intent: dict[Intent, float] = field(default_factory=dict)
 
     def phrase_time_limit(self, phrase: str) -> float:
@@ -191,6 +207,11 @@ class Listener:
             maxlen=max(1, round(self.settings.room_seconds / self._segmenter.frame_seconds))
         )
         self._before = b""  # the room as the open utterance began
+        self._recent: deque[tuple[float, bytes]] = deque(  # (stream time, frame) just heard
+            maxlen=round(_RECENT_SECONDS / self._segmenter.frame_seconds)
+        )
+        self._last: _Finished | None = None  # the utterance before, while it may be joined
+        self._joining = False  # the open utterance has the one before it joined to it
         self._free_decoded = False  # the open utterance decoded as ordinary speech: _free
         self._free: str | None = None
         self._intervals: list[SpeakingInterval] = []
@@ -289,6 +310,7 @@ class Listener:
         size = self._frame_bytes
         while len(self._pending) >= size:
             frame, self._pending = self._pending[:size], self._pending[size:]
+            self._recent.append((self.stream_time, frame))
             self._samples += size // 2
             for event in self._segmenter.process(frame):
                 decisions += self._event(event)
@@ -297,6 +319,7 @@ class Listener:
             if self._held is not None and self.stream_time >= self._held_until:
                 decisions.append(dataclasses.replace(self._held, emitted_at=self.stream_time))
                 self._held = None
+                self._last = None  # obeyed: it is not heard again as part of what follows
         return decisions
 
     def resume_after_gap(self) -> None:
@@ -309,6 +332,8 @@ class Listener:
         self._in_utterance = False
         self._held = None  # whatever followed it was not heard: it cannot be confirmed
         self._room.clear()
+        self._recent.clear()
+        self._last = None
         self._segmenter = Segmenter(self.settings.segmenter)
         self._segment_offset = self.stream_time
         self.engine.new_channel()
@@ -377,8 +402,16 @@ class Listener:
             self._audio = []
             self._free_decoded = False
             self._before = b"".join(self._room)
+            self._joining = self._join_last()
             return decisions
-        if event.kind == "audio" and self._in_utterance:
+        if event.kind == "audio" and self._in_utterance and self._joining:
+            # The utterance before, the pause and this one's start, as one stretch of sound.
+            self._joining = False
+            start = self._utterance_start - 1e-6
+            joined = b"".join(frame for at, frame in self._recent if at >= start)
+            self.engine.feed(joined)
+            self._audio.append(joined)
+        elif event.kind == "audio" and self._in_utterance:
             if not self._audio:
                 # The utterance opens with the frames before the one that started it, which the
                 # room heard already.
@@ -391,10 +424,31 @@ class Listener:
             return [] if decision is None else [decision]
         return []
 
+    def _join_last(self) -> bool:
+        """Whether the utterance just begun is to be heard joined to the one before it.
+
+        Not over the assistant's voice: there the speech just before pain may be its own, and
+        pain must be heard alone (decide).
+        """
+        last, start = self._last, self._utterance_start
+        if (
+            not self.settings.join_split_utterances
+            or last is None
+            or start - last.end >= self.settings.min_pause_before
+            or not self._recent
+            or self._recent[0][0] > last.start
+            or self._overlapping(last.start, self.stream_time)
+        ):
+            return False
+        self._utterance_start, self._before = last.start, last.before
+        self._previous_end = last.previous_end
+        return True
+
     def _finish(self, end: float) -> Decision | None:
         """The verdict on the utterance that ended at end; None while a command waits for quiet."""
         self._in_utterance = False
         start, settings = self._utterance_start, self.settings
+        finished = _Finished(start, end, self._previous_end, self._before)
         if end - start > max(settings.max_duration, settings.pain_max_duration):
             # No command lasts this long: decoding it would only keep the engine (and Python's
             # lock) busy while what follows, pain perhaps, waits.
@@ -404,6 +458,8 @@ class Listener:
             self._quiet_music()
             hypothesis = self.engine.finish()
             decision = self.decide(hypothesis, start, end, self.stream_time)
+        # Joined to more speech, an utterance too long already stays too long.
+        self._last = None if decision.reason == TOO_LONG else finished
         self._previous_end = end
         quiet_needed = (
             self.settings.pain_quiet_after
@@ -414,6 +470,8 @@ class Listener:
             self._held = decision
             self._held_until = end + quiet_needed
             return None
+        if decision.accepted:
+            self._last = None  # obeyed: it is not heard again as part of what follows
         return decision
 
     def _quiet_music(self) -> None:
