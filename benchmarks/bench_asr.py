@@ -48,6 +48,7 @@ def _run_clips(args: tuple[str, list[str], list[str], list[str], str | None]) ->
             corpus.THERAPIST_SENTENCES, "distractor", talkers, [condition]
         )
         clips += corpus.sentence_clips(corpus.PATIENT_REPLIES, "reply", talkers, [condition])
+        clips += corpus.sentence_clips(corpus.ASIDES, "aside", talkers, [condition])
         clips += corpus.human_clips([condition])
     listener = Listener(
         settings=with_overrides(ListenerSettings(), overrides), vosk_model=vosk_model
@@ -246,7 +247,8 @@ def _summarise(results: list[dict[str, Any]], show_errors: bool) -> dict[str, An
             c: f"{v[0]}/{v[1]}" for c, v in sorted(false_by_condition.items())
         },
         # distractor: the therapist's sentences; reply: a patient's short answers, listed in the
-        # vocabulary's other_speech (or answers) or not; human: recorded readings and card names
+        # vocabulary's other_speech (or answers) or not; aside: words said in passing, none of
+        # them in the vocabulary; human: recorded readings and card names
         "false_accepts_by_kind": {c: f"{v[0]}/{v[1]}" for c, v in sorted(false_by_kind.items())},
         # Each pain phrase by each speaker, heard by a new listener as the first thing it hears.
         "pain_as_first_command": {c: f"{v[0]}/{v[1]}" for c, v in sorted(first_pain.items())},
@@ -289,7 +291,10 @@ def main(argv: list[str] | None = None) -> int:
             pass
     talkers = [s for s in corpus.SPEAKERS if s.name in DISTRACTOR_SPEAKERS]
     for _ in corpus.sentence_clips(
-        corpus.THERAPIST_SENTENCES + corpus.PATIENT_REPLIES, "distractor", talkers, []
+        corpus.THERAPIST_SENTENCES + corpus.PATIENT_REPLIES + corpus.ASIDES,
+        "distractor",
+        talkers,
+        [],
     ):
         pass
     jobs = [(c, speakers, args.set, kinds, args.vosk_model) for c in conditions]

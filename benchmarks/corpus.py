@@ -114,6 +114,37 @@ PATIENT_REPLIES: tuple[str, ...] = (
 )
 
 
+# Words said in passing, to the patient or to no one: the shortest speech, and so the most
+# easily forced into a command. Kept out of the vocabulary on purpose: they measure how well
+# rejection does on speech it was never shown.
+ASIDES: tuple[str, ...] = (
+    "Please.",
+    "Now.",
+    "Then.",
+    "So.",
+    "And.",
+    "Well.",
+    "Um.",
+    "Hmm.",
+    "Oh.",
+    "Right then.",
+    "Okay then.",
+    "Relax.",
+    "Breathe in.",
+    "Breathe out.",
+    "Turn over.",
+    "Just here.",
+    "One moment.",
+    "Almost done.",
+    "Good job.",
+    "Other side.",
+    "Left side.",
+    "Chin down.",
+    "Here we go.",
+    "Nearly there.",
+)
+
+
 def assistant_announcements(protocol: str = "cervical") -> tuple[str, ...]:
     """What the assistant itself says in a session, worded by the real phrase book.
 
