@@ -334,7 +334,7 @@ class Listener:
         self._room.clear()
         self._recent.clear()
         self._last = None
-        self._segmenter = Segmenter(self.settings.segmenter)
+        self._segmenter = Segmenter(self.settings.segmenter)  # the room is not known again yet
         self._segment_offset = self.stream_time
         self.engine.new_channel()
 
@@ -474,13 +474,33 @@ class Listener:
             self._last = None  # obeyed: it is not heard again as part of what follows
         return decision
 
+    def _room_plays_music(self) -> bool:
+        """Whether the room as the open utterance began was mostly held tones (music, a hum).
+
+        The segmenter is told too: in a steady room it lets a quieter voice open speech. Only a
+        room heard for half the time kept of it at least, and clearly one or the other: music
+        holds fewer tones between its notes (down to 0.2 of its power in bench_asr's music), noise
+        and speech hardly any (0.11 at most).
+        """
+        tones = self.settings.tones
+        if len(self._before) // 2 < tones.fft:
+            return False  # too little to tell, or to turn anything down with
+        room = np.frombuffer(self._before, dtype="<i2")
+        share = tonal_share(room, tones)
+        if len(room) >= self.settings.room_seconds / 2 * SAMPLE_RATE:
+            if share >= tones.music_share:
+                self._segmenter.room_steady = False
+            elif share < tones.steady_share:
+                self._segmenter.room_steady = True
+        return share >= tones.music_share
+
     def _quiet_music(self) -> None:
         """Where the room plays music, the open utterance with its held tones turned down, given
         to the engine afresh and kept for the checks that decode it again."""
+        if not self._room_plays_music() or not self.settings.suppress_tones:
+            return
         tones = self.settings.tones
         room = np.frombuffer(self._before, dtype="<i2")
-        if not self.settings.suppress_tones or tonal_share(room, tones) < tones.music_share:
-            return
         utterance = np.frombuffer(b"".join(self._audio), dtype="<i2")
         quieted = suppress_held_tones(utterance, before=room, settings=tones).tobytes()
         self._audio = [quieted]

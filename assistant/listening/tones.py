@@ -41,6 +41,8 @@ class ToneSettings:
     floor_db: float = -20.0
     # The room counts as playing music when at least this share of its power is held tones.
     music_share: float = 0.3
+    # ... and as steady (noise, a quiet room, speech) below this share.
+    steady_share: float = 0.15
 
 
 def _frames(samples: Samples, settings: ToneSettings) -> tuple[Floats, npt.NDArray[np.complex128]]:
