@@ -115,8 +115,8 @@ PATIENT_REPLIES: tuple[str, ...] = (
 
 
 # Words said in passing, to the patient or to no one: the shortest speech, and so the most
-# easily forced into a command. Kept out of the vocabulary on purpose: they measure how well
-# rejection does on speech it was never shown.
+# easily forced into a command. None is a phrase of the vocabulary, on purpose: they measure how
+# well rejection does on speech it was never shown.
 ASIDES: tuple[str, ...] = (
     "Please.",
     "Now.",

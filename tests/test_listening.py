@@ -169,9 +169,10 @@ def test_a_steady_room_lets_a_quieter_voice_open_an_utterance(corpus) -> None:
     said = {Intent.PAIN: ("patient is in pain",), Intent.SKIP: ("skip this step",)}
     said[Intent.LOUDER] = ("speak up",)
     first = {Intent.STATUS: ("where are we",)}
-    for condition in ("music_10db", "pink_10db"):
+    # One listener in a room that turns from noise to music, and back.
+    listener = Listener(vocabulary)
+    for condition in ("pink_10db", "music_10db", "pink_10db"):
         room = next(corpus.command_clips(voice, [condition], first, lead=ROOM))
-        listener = Listener(vocabulary)
         decisions = listen_to_samples(room.audio, listener)
         assert listener._segmenter.room_steady is (condition == "pink_10db"), decisions
     assert _accepted(decisions) == [Intent.STATUS]
@@ -217,7 +218,7 @@ def test_a_phrase_a_pause_splits_is_heard_whole(corpus) -> None:
 def test_a_command_obeyed_is_not_heard_again_joined_to_what_follows(corpus) -> None:
     """Once "next" has waited out its quiet and been obeyed, "please" just after it is not
     joined to it: that would obey "next" twice."""
-    audio = _said_with_a_pause(corpus, "hibari", "next", "please", pause=0.3)
+    audio = _said_with_a_pause(corpus, "hibari", "next", "please", pause=0.28)
     decisions = listen_to_samples(audio, Listener(load_vocabulary()))
     assert _accepted(decisions) == [Intent.NEXT], decisions
     assert decisions[1].reason == "part of longer speech", decisions
@@ -230,6 +231,28 @@ def test_speech_over_the_assistants_voice_is_not_joined(corpus) -> None:
     talking = SpeakingInterval(ROOM - 0.5, len(audio) / 16000, "Knead the upper trapezius.")
     decisions = listen_to_samples(audio, listener, [talking])
     assert len(decisions) == 2 and decisions[1].start > decisions[0].end, decisions
+
+
+def test_pain_is_heard_alone_where_the_assistant_began_speaking_after_it_was_joined(
+    corpus,
+) -> None:
+    """The assistant's speech is reported a moment late. Joined at its start to the "thanks"
+    before it, "patient in pain" is decided alone once the assistant turns out to have been
+    speaking, as pain over its voice is (joined, the grammar heard "thanks")."""
+    audio = _said_with_a_pause(corpus, "hibari", "thanks", "patient in pain", pause=0.25)
+    listener = Listener(load_vocabulary())
+    decisions: list[Decision] = []
+    told = False
+    for at in range(0, len(audio), 320):
+        decisions += listener.feed(audio[at : at + 320])
+        joined = listener._joined
+        if joined is not None and not told:
+            listener.assistant_speaking("Knead the upper trapezius.", joined.start)
+            told = True
+    decisions += listener.flush()
+    assert told, decisions
+    assert _accepted(decisions) == [Intent.PAIN], decisions
+    assert decisions[-1].start > decisions[0].end
 
 
 def test_conversation_rejected(listener: Listener, corpus) -> None:

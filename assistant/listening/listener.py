@@ -101,6 +101,16 @@ class _Finished:
 
 
 @dataclass(frozen=True)
+class _Joined:
+    """The utterance that had the one before it joined to it, as it was alone."""
+
+    start: float
+    previous_end: float
+    before: bytes
+    offset: int = 0  # where its sound begins in the joined sound, in bytes
+
+
+@dataclass(frozen=True)
 class ListenerSettings:
     """Thresholds of the decision; the defaults come from benchmarks/bench_asr.py."""
 
@@ -148,9 +158,10 @@ class ListenerSettings:
     # whole, where the words heard hold at least half its letters (bench_asr: pain as the first
     # command in noise).
     pain_cut_short: bool = True
-    # An utterance that starts within min_pause_before of the last one's end is heard again
-    # joined to it, where neither overlaps the assistant's voice: a pause inside a phrase ("next
-    # ... please") splits it in two, each part a fragment (bench_asr: slow speech in noise).
+    # An utterance that starts within min_pause_before of the last one's end (the segmenter
+    # places a start about 0.15 s before the voice: a silence of up to about 0.45 s) is heard
+    # again joined to it, where neither overlaps the assistant's voice: a pause inside a phrase ("next ...
+    # please") splits it in two, each part a fragment (bench_asr: slow speech in noise).
     join_split_utterances: bool = True
     per_intent: dict[Intent, float] = field(default_factory=dict)
 
@@ -211,7 +222,8 @@ class Listener:
             maxlen=round(_RECENT_SECONDS / self._segmenter.frame_seconds)
         )
         self._last: _Finished | None = None  # the utterance before, while it may be joined
-        self._joining = False  # the open utterance has the one before it joined to it
+        self._joining = False  # the one before is to be joined to the open utterance
+        self._joined: _Joined | None = None  # the open utterance alone, when joined
         self._free_decoded = False  # the open utterance decoded as ordinary speech: _free
         self._free: str | None = None
         self._intervals: list[SpeakingInterval] = []
@@ -334,6 +346,7 @@ class Listener:
         self._room.clear()
         self._recent.clear()
         self._last = None
+        self._joining, self._joined = False, None
         self._segmenter = Segmenter(self.settings.segmenter)  # the room is not known again yet
         self._segment_offset = self.stream_time
         self.engine.new_channel()
@@ -402,13 +415,17 @@ class Listener:
             self._audio = []
             self._free_decoded = False
             self._before = b"".join(self._room)
+            self._joined = None
             self._joining = self._join_last()
             return decisions
-        if event.kind == "audio" and self._in_utterance and self._joining:
+        if event.kind == "audio" and self._in_utterance and self._joining and self._joined:
             # The utterance before, the pause and this one's start, as one stretch of sound.
             self._joining = False
-            start = self._utterance_start - 1e-6
-            joined = b"".join(frame for at, frame in self._recent if at >= start)
+            frames = [(at, f) for at, f in self._recent if at >= self._utterance_start - 1e-6]
+            own = self._joined.start - 1e-6
+            offset = sum(len(frame) for at, frame in frames if at < own)
+            self._joined = dataclasses.replace(self._joined, offset=offset)
+            joined = b"".join(frame for _, frame in frames)
             self.engine.feed(joined)
             self._audio.append(joined)
         elif event.kind == "audio" and self._in_utterance:
@@ -435,27 +452,46 @@ class Listener:
             not self.settings.join_split_utterances
             or last is None
             or start - last.end >= self.settings.min_pause_before
-            or not self._recent
-            or self._recent[0][0] > last.start
+            or self._recent[0][0] > last.start + 1e-6
             or self._overlapping(last.start, self.stream_time)
         ):
             return False
+        self._joined = _Joined(start, self._previous_end, self._before)
         self._utterance_start, self._before = last.start, last.before
         self._previous_end = last.previous_end
         return True
 
+    def _unjoin_over_the_assistant(self, end: float) -> None:
+        """Decide the open utterance alone after all if the assistant spoke during it.
+
+        Its speech is reported a moment late, so it may turn out to overlap only once the
+        utterance has ended; and there pain must be heard alone (_join_last).
+        """
+        joined, self._joined = self._joined, None
+        if joined is None or not self._overlapping(self._utterance_start, end):
+            return
+        alone = b"".join(self._audio)[joined.offset :]
+        self._audio = [alone]
+        self._utterance_start, self._before = joined.start, joined.before
+        self._previous_end = joined.previous_end
+        self.engine.start()
+        self.engine.feed(alone)
+
     def _finish(self, end: float) -> Decision | None:
         """The verdict on the utterance that ended at end; None while a command waits for quiet."""
         self._in_utterance = False
+        self._unjoin_over_the_assistant(end)
         start, settings = self._utterance_start, self.settings
         finished = _Finished(start, end, self._previous_end, self._before)
+        music = self._room_plays_music()
         if end - start > max(settings.max_duration, settings.pain_max_duration):
             # No command lasts this long: decoding it would only keep the engine (and Python's
             # lock) busy while what follows, pain perhaps, waits.
             self.engine.start()  # drops what it was given
             decision = Decision(None, "", start, end, self.stream_time, 0.0, TOO_LONG)
         else:
-            self._quiet_music()
+            if music and settings.suppress_tones:
+                self._quiet_music()
             hypothesis = self.engine.finish()
             decision = self.decide(hypothesis, start, end, self.stream_time)
         # Joined to more speech, an utterance too long already stays too long.
@@ -495,10 +531,8 @@ class Listener:
         return share >= tones.music_share
 
     def _quiet_music(self) -> None:
-        """Where the room plays music, the open utterance with its held tones turned down, given
-        to the engine afresh and kept for the checks that decode it again."""
-        if not self._room_plays_music() or not self.settings.suppress_tones:
-            return
+        """The open utterance with the room's held tones turned down, given to the engine afresh
+        and kept for the checks that decode it again."""
         tones = self.settings.tones
         room = np.frombuffer(self._before, dtype="<i2")
         utterance = np.frombuffer(b"".join(self._audio), dtype="<i2")
