@@ -233,26 +233,34 @@ def test_speech_over_the_assistants_voice_is_not_joined(corpus) -> None:
     assert len(decisions) == 2 and decisions[1].start > decisions[0].end, decisions
 
 
-def test_pain_is_heard_alone_where_the_assistant_began_speaking_after_it_was_joined(
-    corpus,
-) -> None:
-    """The assistant's speech is reported a moment late. Joined at its start to the "thanks"
-    before it, "patient in pain" is decided alone once the assistant turns out to have been
-    speaking, as pain over its voice is (joined, the grammar heard "thanks")."""
+def test_pain_said_right_after_other_speech_is_heard_alone(corpus) -> None:
+    """Joined to the "thanks" just before it, "patient in pain" is lost among the words: it is
+    decided alone too, and pain counts right after other speech. Also where the assistant's
+    speech, reported a moment late, turns out to overlap it only once it has been joined."""
     audio = _said_with_a_pause(corpus, "hibari", "thanks", "patient in pain", pause=0.25)
-    listener = Listener(load_vocabulary())
-    decisions: list[Decision] = []
-    told = False
-    for at in range(0, len(audio), 320):
-        decisions += listener.feed(audio[at : at + 320])
-        joined = listener._joined
-        if joined is not None and not told:
-            listener.assistant_speaking("Knead the upper trapezius.", joined.start)
-            told = True
-    decisions += listener.flush()
-    assert told, decisions
-    assert _accepted(decisions) == [Intent.PAIN], decisions
-    assert decisions[-1].start > decisions[0].end
+    for told_late in (False, True):
+        listener = Listener(load_vocabulary())
+        decisions: list[Decision] = []
+        joined = False
+        for at in range(0, len(audio), 320):
+            decisions += listener.feed(audio[at : at + 320])
+            if listener._joined is not None and not joined:
+                joined = True
+                if told_late:
+                    listener.assistant_speaking("Knead the trapezius.", listener._joined.start)
+        decisions += listener.flush()
+        assert joined, decisions
+        assert _accepted(decisions) == [Intent.PAIN], (told_late, decisions)
+        assert decisions[-1].start > decisions[0].end
+
+
+def test_only_pain_counts_right_after_other_speech(listener: Listener) -> None:
+    fresh = _fresh(listener)
+    fresh._previous_end = 1.0  # other speech ended there
+    pain = fresh.decide(Hypothesis("patient in pain", 0.9), 1.1, 2.0, 2.1)
+    assert pain.command is Intent.PAIN
+    fragment = fresh.decide(Hypothesis("next please", 0.9), 1.1, 2.0, 2.1)
+    assert fragment.command is None and fragment.reason == "part of longer speech"
 
 
 def test_conversation_rejected(listener: Listener, corpus) -> None:

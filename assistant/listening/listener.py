@@ -461,39 +461,30 @@ class Listener:
         self._previous_end = last.previous_end
         return True
 
-    def _unjoin_over_the_assistant(self, end: float) -> None:
-        """Decide the open utterance alone after all if the assistant spoke during it.
-
-        Its speech is reported a moment late, so it may turn out to overlap only once the
-        utterance has ended; and there pain must be heard alone (_join_last).
-        """
-        joined, self._joined = self._joined, None
-        if joined is None or not self._overlapping(self._utterance_start, end):
-            return
+    def _take_apart(self, joined: _Joined) -> None:
+        """Make the open utterance what it was before the one before it was joined to it."""
         alone = b"".join(self._audio)[joined.offset :]
         self._audio = [alone]
         self._utterance_start, self._before = joined.start, joined.before
         self._previous_end = joined.previous_end
+        self._free_decoded = False
         self.engine.start()
         self.engine.feed(alone)
 
     def _finish(self, end: float) -> Decision | None:
         """The verdict on the utterance that ended at end; None while a command waits for quiet."""
         self._in_utterance = False
-        self._unjoin_over_the_assistant(end)
-        start, settings = self._utterance_start, self.settings
-        finished = _Finished(start, end, self._previous_end, self._before)
-        music = self._room_plays_music()
-        if end - start > max(settings.max_duration, settings.pain_max_duration):
-            # No command lasts this long: decoding it would only keep the engine (and Python's
-            # lock) busy while what follows, pain perhaps, waits.
-            self.engine.start()  # drops what it was given
-            decision = Decision(None, "", start, end, self.stream_time, 0.0, TOO_LONG)
-        else:
-            if music and settings.suppress_tones:
-                self._quiet_music()
-            hypothesis = self.engine.finish()
-            decision = self.decide(hypothesis, start, end, self.stream_time)
+        joined, self._joined = self._joined, None
+        finished = _Finished(self._utterance_start, end, self._previous_end, self._before)
+        decision = self._verdict(end)
+        if joined is not None and not decision.accepted:
+            # Joined, a phrase may be lost among the words before it ("thanks, patient in
+            # pain"): pain said right after other speech counts alone too. So does pain over the
+            # assistant's voice, which is reported a moment late and so may overlap only now.
+            self._take_apart(joined)
+            alone = self._verdict(end)
+            if alone.command is Intent.PAIN:
+                decision = alone
         # Joined to more speech, an utterance too long already stays too long.
         self._last = None if decision.reason == TOO_LONG else finished
         self._previous_end = end
@@ -508,6 +499,22 @@ class Listener:
             return None
         if decision.accepted:
             self._last = None  # obeyed: it is not heard again as part of what follows
+        return decision
+
+    def _verdict(self, end: float) -> Decision:
+        """The open utterance, from _utterance_start to end, decoded and decided."""
+        start, settings = self._utterance_start, self.settings
+        music = self._room_plays_music()
+        if end - start > max(settings.max_duration, settings.pain_max_duration):
+            # No command lasts this long: decoding it would only keep the engine (and Python's
+            # lock) busy while what follows, pain perhaps, waits.
+            self.engine.start()  # drops what it was given
+            decision = Decision(None, "", start, end, self.stream_time, 0.0, TOO_LONG)
+        else:
+            if music and settings.suppress_tones:
+                self._quiet_music()
+            hypothesis = self.engine.finish()
+            decision = self.decide(hypothesis, start, end, self.stream_time)
         return decision
 
     def _room_plays_music(self) -> bool:
@@ -602,10 +609,9 @@ class Listener:
         limit = settings.pain_max_duration if intent is Intent.PAIN else settings.max_duration
         if duration > limit:
             return reject(TOO_LONG)
-        # Over the assistant's voice the speech just before may be its own: pain still counts.
-        if start - self._previous_end < settings.min_pause_before and not (
-            intent is Intent.PAIN and overlapping
-        ):
+        # Pain counts even right after other speech: over the assistant's voice that may be its
+        # own, and elsewhere a missed pain command is worse than the rare sentence ending in one.
+        if start - self._previous_end < settings.min_pause_before and intent is not Intent.PAIN:
             return reject("part of longer speech")
         if (
             intent is not Intent.PAIN
