@@ -78,6 +78,12 @@ def _run_clips(args: tuple[str, list[str], list[str], list[str], str | None]) ->
             outcomes.append(outcome)
             cpu += used
             audio_s += len(clip.audio) / SAMPLE_RATE
+    if "pain after speech" in kinds:
+        # Pain a moment after other words, in the same stream: it must not be lost among them.
+        for clip in corpus.pain_after_speech_clips(chosen, [condition]):
+            outcome, _ = _stream_clip(listener, clip, step)
+            outcome.update(kind="pain after speech", text=clip.text)
+            outcomes.append(outcome)
     if "first command" in kinds:
         # Pain as the first thing a new listener hears: nothing before it has tuned the engine.
         pain = {Intent.PAIN: vocabulary.commands[Intent.PAIN]}
@@ -181,10 +187,18 @@ def _summarise(results: list[dict[str, Any]], show_errors: bool) -> dict[str, An
         lambda: defaultdict(lambda: [0, 0, 0])
     )
     first_pain: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    pain_after_speech: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for result in results:
         condition = result["condition"]
         hits: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         for o in result["outcomes"]:
+            if o["kind"] == "pain after speech":
+                counts = pain_after_speech[condition]
+                counts[0] += o["accepted"] == [o["intent"]]
+                counts[1] += 1
+                if show_errors and o["accepted"] != [o["intent"]]:
+                    errors.append(f"AFTER {o['name']}: {o['accepted']} {o['rejected']}")
+                continue
             if o["kind"] == "first command":
                 counts = first_pain[condition]
                 counts[0] += o["accepted"] == [o["intent"]]
@@ -252,6 +266,8 @@ def _summarise(results: list[dict[str, Any]], show_errors: bool) -> dict[str, An
         "false_accepts_by_kind": {c: f"{v[0]}/{v[1]}" for c, v in sorted(false_by_kind.items())},
         # Each pain phrase by each speaker, heard by a new listener as the first thing it hears.
         "pain_as_first_command": {c: f"{v[0]}/{v[1]}" for c, v in sorted(first_pain.items())},
+        # Each pain phrase by each voice 0.25 s after "Thank you.", in the stream.
+        "pain_after_speech": {c: f"{v[0]}/{v[1]}" for c, v in sorted(pain_after_speech.items())},
         "latency_ms": {
             "p50": round(float(np.percentile(latencies, 50)), 1) if latencies else None,
             "p95": round(float(np.percentile(latencies, 95)), 1) if latencies else None,
@@ -273,7 +289,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conditions", default=",".join(corpus.CONDITIONS))
     parser.add_argument("--speakers", default=",".join(s.name for s in corpus.SPEAKERS))
-    parser.add_argument("--kinds", default="command,distractor,answer,pain level,first command")
+    parser.add_argument(
+        "--kinds",
+        default="command,distractor,answer,pain level,pain after speech,first command",
+    )
     parser.add_argument("--set", action="append", default=[], help="ListenerSettings field=value")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--vosk-model", default=None)

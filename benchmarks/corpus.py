@@ -341,6 +341,35 @@ def _spoken_clips(
         yield Clip(name, audio, text, intent, kind, speaker.name, condition, start, end)
 
 
+def _voiced(speech: np.ndarray) -> np.ndarray:
+    """Speech without the quiet the synthesiser leaves before and after it."""
+    loud = np.flatnonzero(np.abs(speech) > 0.01)
+    return speech[loud[0] : loud[-1] + 1] if len(loud) else speech
+
+
+def pain_after_speech_clips(
+    speakers: Iterable[Speaker],
+    conditions: Iterable[str],
+    before: str = "Thank you.",
+    pause: float = 0.25,
+) -> Iterator[Clip]:
+    """Every pain phrase said a moment after other words ("Thank you. ... patient in pain")."""
+    conditions = tuple(conditions)
+    for speaker in speakers:
+        lead_in = _voiced(synthesize(before, speaker))
+        for text in load_vocabulary().commands[Intent.PAIN]:
+            pain = _voiced(synthesize(text, speaker))
+            speech = np.concatenate([lead_in, np.zeros(round(pause * RATE)), pain])
+            for condition in conditions:
+                seed = int(_key(before, text, speaker.name, condition), 16) % 2**32
+                audio, start, end = place(speech, condition, seed)
+                name = f"{speaker.name}/{condition}/{before} {text}"
+                kind = "pain after speech"
+                yield Clip(
+                    name, audio, text, Intent.PAIN, kind, speaker.name, condition, start, end
+                )
+
+
 def command_clips(
     speakers: Iterable[Speaker] = SPEAKERS,
     conditions: Iterable[str] = CONDITIONS,
