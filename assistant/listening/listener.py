@@ -160,8 +160,10 @@ class ListenerSettings:
     pain_cut_short: bool = True
     # An utterance that starts within min_pause_before of the last one's end (the segmenter
     # places a start about 0.15 s before the voice: a silence of up to about 0.45 s) is heard
-    # again joined to it, where neither overlaps the assistant's voice: a pause inside a phrase ("next ...
-    # please") splits it in two, each part a fragment (bench_asr: slow speech in noise).
+    # again joined to it, where neither overlaps the assistant's voice: a pause inside a phrase
+    # ("next ... please") splits it in two, each part a fragment (bench_asr: slow speech in
+    # noise). Where the joined utterance is no command, its second part is decided alone too,
+    # and kept if it is pain.
     join_split_utterances: bool = True
     per_intent: dict[Intent, float] = field(default_factory=dict)
 
