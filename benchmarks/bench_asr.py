@@ -188,23 +188,22 @@ def _summarise(results: list[dict[str, Any]], show_errors: bool) -> dict[str, An
     )
     first_pain: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     pain_after_speech: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    # Pain scored on its own, not in the accuracy: [heard, said] per condition, by kind.
+    pain_alone = {
+        "first command": ("FIRST", first_pain),
+        "pain after speech": ("AFTER", pain_after_speech),
+    }
     for result in results:
         condition = result["condition"]
         hits: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         for o in result["outcomes"]:
-            if o["kind"] == "pain after speech":
-                counts = pain_after_speech[condition]
+            if o["kind"] in pain_alone:
+                label, tally = pain_alone[o["kind"]]
+                counts = tally[condition]
                 counts[0] += o["accepted"] == [o["intent"]]
                 counts[1] += 1
                 if show_errors and o["accepted"] != [o["intent"]]:
-                    errors.append(f"AFTER {o['name']}: {o['accepted']} {o['rejected']}")
-                continue
-            if o["kind"] == "first command":
-                counts = first_pain[condition]
-                counts[0] += o["accepted"] == [o["intent"]]
-                counts[1] += 1
-                if show_errors and o["accepted"] != [o["intent"]]:
-                    errors.append(f"FIRST {o['name']}: {o['accepted']} {o['rejected']}")
+                    errors.append(f"{label} {o['name']}: {o['accepted']} {o['rejected']}")
                 continue
             if o["kind"] in ("answer", "pain level"):
                 # A pain score is right only with its number: the phrase heard must be the one said.
