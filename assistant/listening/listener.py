@@ -220,6 +220,7 @@ class Listener:
             maxlen=max(1, round(self.settings.room_seconds / self._segmenter.frame_seconds))
         )
         self._before = b""  # the room as the open utterance began
+        self._room_steady = False  # the room was last heard to play no music
         self._recent: deque[tuple[float, bytes]] = deque(  # (stream time, frame) just heard
             maxlen=round(_RECENT_SECONDS / self._segmenter.frame_seconds)
         )
@@ -325,6 +326,11 @@ class Listener:
         while len(self._pending) >= size:
             frame, self._pending = self._pending[:size], self._pending[size:]
             self._recent.append((self.stream_time, frame))
+            # What is left of the assistant's voice swells like music: over it, utterances open
+            # only as in music (on the virtual devices, more utterances over the help held up
+            # the sound devices, and pain said over it went unheard).
+            now = self.stream_time
+            self._segmenter.room_steady = self._room_steady and not self._overlapping(now, now)
             self._samples += size // 2
             for event in self._segmenter.process(frame):
                 decisions += self._event(event)
@@ -349,7 +355,8 @@ class Listener:
         self._recent.clear()
         self._last = None
         self._joining, self._joined = False, None
-        self._segmenter = Segmenter(self.settings.segmenter)  # the room is not known again yet
+        self._segmenter = Segmenter(self.settings.segmenter)
+        self._room_steady = False  # the room is not known again yet
         self._segment_offset = self.stream_time
         self.engine.new_channel()
 
@@ -534,9 +541,9 @@ class Listener:
         share = tonal_share(room, tones)
         if len(room) >= self.settings.room_seconds / 2 * SAMPLE_RATE:
             if share >= tones.music_share:
-                self._segmenter.room_steady = False
+                self._room_steady = False
             elif share < tones.steady_share:
-                self._segmenter.room_steady = True
+                self._room_steady = True
         return share >= tones.music_share
 
     def _quiet_music(self) -> None:
