@@ -341,7 +341,7 @@ def _spoken_clips(
         yield Clip(name, audio, text, intent, kind, speaker.name, condition, start, end)
 
 
-def _voiced(speech: np.ndarray) -> np.ndarray:
+def voiced(speech: np.ndarray) -> np.ndarray:
     """Speech without the quiet the synthesiser leaves before and after it."""
     loud = np.flatnonzero(np.abs(speech) > 0.01)
     return speech[loud[0] : loud[-1] + 1] if len(loud) else speech
@@ -356,9 +356,9 @@ def pain_after_speech_clips(
     """Every pain phrase said a moment after other words ("Thank you. ... patient in pain")."""
     conditions = tuple(conditions)
     for speaker in speakers:
-        lead_in = _voiced(synthesize(before, speaker))
+        lead_in = voiced(synthesize(before, speaker))
         for text in load_vocabulary().commands[Intent.PAIN]:
-            pain = _voiced(synthesize(text, speaker))
+            pain = voiced(synthesize(text, speaker))
             speech = np.concatenate([lead_in, np.zeros(round(pause * RATE)), pain])
             for condition in conditions:
                 seed = int(_key(before, text, speaker.name, condition), 16) % 2**32

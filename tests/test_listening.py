@@ -195,13 +195,9 @@ def _said_with_a_pause(corpus, speaker: str, first: str, second: str, pause: flo
     """Two parts of a phrase with a pause between them, after the room (clean)."""
     voice = next(s for s in corpus.SPEAKERS if s.name == speaker)
 
-    def spoken(text: str) -> np.ndarray:
-        speech = corpus.synthesize(text, voice)
-        loud = np.flatnonzero(np.abs(speech) > 0.01)
-        return speech[loud[0] : loud[-1] + 1]
-
     gap = np.zeros(round(pause * 16000), np.float32)
-    speech = np.concatenate([spoken(first), gap, spoken(second)])
+    parts = (corpus.voiced(corpus.synthesize(text, voice)) for text in (first, second))
+    speech = np.concatenate([next(parts), gap, next(parts)])
     return corpus.place(speech, "clean", seed=1, lead=ROOM)[0]
 
 

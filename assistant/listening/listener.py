@@ -225,7 +225,6 @@ class Listener:
             maxlen=round(_RECENT_SECONDS / self._segmenter.frame_seconds)
         )
         self._last: _Finished | None = None  # the utterance before, while it may be joined
-        self._joining = False  # the one before is to be joined to the open utterance
         self._joined: _Joined | None = None  # the open utterance alone, when joined
         self._free_decoded = False  # the open utterance decoded as ordinary speech: _free
         self._free: str | None = None
@@ -354,7 +353,7 @@ class Listener:
         self._room.clear()
         self._recent.clear()
         self._last = None
-        self._joining, self._joined = False, None
+        self._joined = None
         self._segmenter = Segmenter(self.settings.segmenter)
         self._room_steady = False  # the room is not known again yet
         self._segment_offset = self.stream_time
@@ -425,11 +424,10 @@ class Listener:
             self._free_decoded = False
             self._before = b"".join(self._room)
             self._joined = None
-            self._joining = self._join_last()
+            self._join_last()
             return decisions
-        if event.kind == "audio" and self._in_utterance and self._joining and self._joined:
+        if event.kind == "audio" and self._in_utterance and self._joined and not self._audio:
             # The utterance before, the pause and this one's start, as one stretch of sound.
-            self._joining = False
             frames = [(at, f) for at, f in self._recent if at >= self._utterance_start - 1e-6]
             own = self._joined.start - 1e-6
             offset = sum(len(frame) for at, frame in frames if at < own)
@@ -450,8 +448,8 @@ class Listener:
             return [] if decision is None else [decision]
         return []
 
-    def _join_last(self) -> bool:
-        """Whether the utterance just begun is to be heard joined to the one before it.
+    def _join_last(self) -> None:
+        """Join the one before to the utterance just begun, where it is to be heard so.
 
         Not over the assistant's voice: there the speech just before pain may be its own, and
         pain must be heard alone (decide).
@@ -464,11 +462,10 @@ class Listener:
             or self._recent[0][0] > last.start + 1e-6
             or self._overlapping(last.start, self.stream_time)
         ):
-            return False
+            return
         self._joined = _Joined(start, self._previous_end, self._before)
         self._utterance_start, self._before = last.start, last.before
         self._previous_end = last.previous_end
-        return True
 
     def _take_apart(self, joined: _Joined) -> None:
         """Make the open utterance what it was before the one before it was joined to it."""
