@@ -82,7 +82,8 @@ def _run_clips(args: tuple[str, list[str], list[str], list[str], str | None]) ->
         # Pain a moment after other words, in the same stream: it must not be lost among them.
         for clip in corpus.pain_after_speech_clips(chosen, [condition]):
             outcome, _ = _stream_clip(listener, clip, step)
-            outcome.update(kind="pain after speech", text=clip.text)
+            lead_in = clip.name.split("/", 2)[2].removesuffix(" " + clip.text)
+            outcome.update(kind="pain after speech", text=clip.text, lead_in=lead_in)
             outcomes.append(outcome)
     if "first command" in kinds:
         # Pain as the first thing a new listener hears: nothing before it has tuned the engine.
@@ -188,6 +189,7 @@ def _summarise(results: list[dict[str, Any]], show_errors: bool) -> dict[str, An
     )
     first_pain: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     pain_after_speech: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    pain_after_lead_in: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     # Pain scored on its own, not in the accuracy: [heard, said] per condition, by kind.
     pain_alone = {
         "first command": ("FIRST", first_pain),
@@ -202,6 +204,9 @@ def _summarise(results: list[dict[str, Any]], show_errors: bool) -> dict[str, An
                 counts = tally[condition]
                 counts[0] += o["accepted"] == [o["intent"]]
                 counts[1] += 1
+                if "lead_in" in o:
+                    pain_after_lead_in[o["lead_in"]][0] += o["accepted"] == [o["intent"]]
+                    pain_after_lead_in[o["lead_in"]][1] += 1
                 if show_errors and o["accepted"] != [o["intent"]]:
                     errors.append(f"{label} {o['name']}: {o['accepted']} {o['rejected']}")
                 continue
@@ -265,8 +270,12 @@ def _summarise(results: list[dict[str, Any]], show_errors: bool) -> dict[str, An
         "false_accepts_by_kind": {c: f"{v[0]}/{v[1]}" for c, v in sorted(false_by_kind.items())},
         # Each pain phrase by each speaker, heard by a new listener as the first thing it hears.
         "pain_as_first_command": {c: f"{v[0]}/{v[1]}" for c, v in sorted(first_pain.items())},
-        # Each pain phrase by each voice 0.25 s after "Thank you.", in the stream.
+        # Each pain phrase by each voice 0.25 s after "Thank you." and after "Okay.", in the
+        # stream; by condition, then by what was said before it.
         "pain_after_speech": {c: f"{v[0]}/{v[1]}" for c, v in sorted(pain_after_speech.items())},
+        "pain_after_speech_by_lead_in": {
+            w: f"{v[0]}/{v[1]}" for w, v in sorted(pain_after_lead_in.items())
+        },
         "latency_ms": {
             "p50": round(float(np.percentile(latencies, 50)), 1) if latencies else None,
             "p95": round(float(np.percentile(latencies, 95)), 1) if latencies else None,

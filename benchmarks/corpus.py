@@ -347,27 +347,32 @@ def voiced(speech: np.ndarray) -> np.ndarray:
     return speech[loud[0] : loud[-1] + 1] if len(loud) else speech
 
 
+# Said just before pain: room talk, and room talk that begins a command ("okay next").
+PAIN_LEAD_INS: tuple[str, ...] = ("Thank you.", "Okay.")
+
+
 def pain_after_speech_clips(
     speakers: Iterable[Speaker],
     conditions: Iterable[str],
-    before: str = "Thank you.",
+    lead_ins: Iterable[str] = PAIN_LEAD_INS,
     pause: float = 0.25,
 ) -> Iterator[Clip]:
     """Every pain phrase said a moment after other words ("Thank you. ... patient in pain")."""
-    conditions = tuple(conditions)
+    conditions, lead_ins = tuple(conditions), tuple(lead_ins)
     for speaker in speakers:
-        lead_in = voiced(synthesize(before, speaker))
-        for text in load_vocabulary().commands[Intent.PAIN]:
-            pain = voiced(synthesize(text, speaker))
-            speech = np.concatenate([lead_in, np.zeros(round(pause * RATE)), pain])
-            for condition in conditions:
-                seed = int(_key(before, text, speaker.name, condition), 16) % 2**32
-                audio, start, end = place(speech, condition, seed)
-                name = f"{speaker.name}/{condition}/{before} {text}"
-                kind = "pain after speech"
-                yield Clip(
-                    name, audio, text, Intent.PAIN, kind, speaker.name, condition, start, end
-                )
+        for before in lead_ins:
+            lead_in = voiced(synthesize(before, speaker))
+            for text in load_vocabulary().commands[Intent.PAIN]:
+                pain = voiced(synthesize(text, speaker))
+                speech = np.concatenate([lead_in, np.zeros(round(pause * RATE)), pain])
+                for condition in conditions:
+                    seed = int(_key(before, text, speaker.name, condition), 16) % 2**32
+                    audio, start, end = place(speech, condition, seed)
+                    name = f"{speaker.name}/{condition}/{before} {text}"
+                    kind = "pain after speech"
+                    yield Clip(
+                        name, audio, text, Intent.PAIN, kind, speaker.name, condition, start, end
+                    )
 
 
 def command_clips(

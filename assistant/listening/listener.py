@@ -234,6 +234,7 @@ class Listener:
         self._segment_offset = 0.0  # stream time at which the current segmenter began
         self._held: Decision | None = None  # an accepted command waiting for quiet after it
         self._held_until = 0.0
+        self._held_voice_end = 0.0  # where the voice of the held command, or faint more, ended
         self._lock = threading.RLock()
 
     # -- clocks and assistant speech ----------------------------------------------------------
@@ -333,9 +334,26 @@ class Listener:
             self._samples += size // 2
             for event in self._segmenter.process(frame):
                 decisions += self._event(event)
+            if (
+                self._held is not None
+                and self._segmenter.faint_voice
+                and self.stream_time - self._held_voice_end <= self._segmenter.full_close_seconds
+            ):
+                # Where the room is steady a shorter pause closes an utterance, so that pain
+                # right after other words is heard alone. For any other command the quiet after
+                # it counts from faint voice that would have kept its utterance going ("pause
+                # the music ... if you want"; bench_asr: false accepts).
+                self._held_voice_end = self.stream_time
+                self._held_until = self.stream_time + self.settings.quiet_after
             if not self._in_utterance:
                 self._room.append(frame)
-            if self._held is not None and self.stream_time >= self._held_until:
+            # Speech that began before the quiet was over and opens an utterance only a few
+            # frames later still follows the command too soon.
+            if (
+                self._held is not None
+                and self.stream_time >= self._held_until
+                and not self._segmenter.opening
+            ):
                 decisions.append(dataclasses.replace(self._held, emitted_at=self.stream_time))
                 self._held = None
                 self._last = None  # obeyed: it is not heard again as part of what follows
@@ -407,16 +425,7 @@ class Listener:
             self._apply_wanted_listening()
             decisions = []
             if self._held is not None:
-                # More speech followed too soon: the "command" was the start of a sentence.
-                held, self._held = self._held, None
-                decisions.append(
-                    dataclasses.replace(
-                        held,
-                        command=None,
-                        emitted_at=self.stream_time,
-                        reason="followed by more speech",
-                    )
-                )
+                decisions.append(self._followed_by_more_speech())
             self._in_utterance = True
             self._utterance_start = self._segment_offset + event.time
             self.engine.start()
@@ -441,12 +450,23 @@ class Listener:
                 # room heard already.
                 overlap = len(event.pcm) - self._frame_bytes
                 self._before = self._before[: max(0, len(self._before) - overlap)]
+                # The room is judged as the utterance opens too, so that how it closes suits
+                # the room already (the segmenter's steady close), from the first utterance on.
+                self._room_plays_music()
             self.engine.feed(event.pcm)
             self._audio.append(event.pcm)
         elif event.kind == "end" and self._in_utterance:
             decision = self._finish(self._segment_offset + event.time)
             return [] if decision is None else [decision]
         return []
+
+    def _followed_by_more_speech(self) -> Decision:
+        """More speech followed too soon: the held "command" was the start of a sentence."""
+        held, self._held = self._held, None
+        assert held is not None
+        return dataclasses.replace(
+            held, command=None, emitted_at=self.stream_time, reason="followed by more speech"
+        )
 
     def _join_last(self) -> None:
         """Join the one before to the utterance just begun, where it is to be heard so.
@@ -483,10 +503,11 @@ class Listener:
         joined, self._joined = self._joined, None
         finished = _Finished(self._utterance_start, end, self._previous_end, self._before)
         decision = self._verdict(end)
-        if joined is not None and not decision.accepted:
+        if joined is not None and decision.command is not Intent.PAIN:
             # Joined, a phrase may be lost among the words before it ("thanks, patient in
-            # pain"): pain said right after other speech counts alone too. So does pain over the
-            # assistant's voice, which is reported a moment late and so may overlap only now.
+            # pain"), or make another command with them ("okay ... pain" as "okay next"): pain
+            # said right after other speech counts alone too. So does pain over the assistant's
+            # voice, which is reported a moment late and so may overlap only now.
             self._take_apart(joined)
             alone = self._verdict(end)
             if alone.command is Intent.PAIN:
@@ -502,6 +523,7 @@ class Listener:
         if decision.accepted and end + quiet_needed > self.stream_time:
             self._held = decision
             self._held_until = end + quiet_needed
+            self._held_voice_end = end
             return None
         if decision.accepted:
             self._last = None  # obeyed: it is not heard again as part of what follows

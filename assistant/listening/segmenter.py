@@ -23,6 +23,10 @@ class SegmenterSettings:
     frame_seconds: float = 0.03
     start_frames: int = 3  # speech frames in a row that open an utterance
     end_frames: int = 9  # non-speech frames in a row that close it
+    # ... once the room is known to be steady: a shorter pause closes it, so that pain said right
+    # after other words ("thank you ... patient in pain") is an utterance of its own (bench_asr:
+    # pain after speech). A phrase split so is joined again (Listener).
+    steady_end_frames: int = 7
     preroll_frames: int = 8  # audio kept from before the start, so onsets are not clipped
     margin_db: float = 9.0  # how far above the background floor a frame must be to open speech
     # ... once the room is known to be steady (no music): a quieter voice may open speech there,
@@ -64,8 +68,20 @@ class Segmenter:
         self._recent: deque[bytes] = deque(maxlen=self.settings.preroll_frames)
         self.in_speech = False
         self.room_steady = False  # told by the listener, which hears what the room plays
+        # The last frame, between utterances, would have kept one going: faint speech, perhaps.
+        self.faint_voice = False
         self.speech_start = 0.0
         self.speech_end = 0.0
+
+    @property
+    def full_close_seconds(self) -> float:
+        """How long a pause closes an utterance where the room is not known to be steady."""
+        return self.settings.end_frames * self.frame_seconds
+
+    @property
+    def opening(self) -> bool:
+        """Speech may be starting: frames that would open an utterance have begun, too few yet."""
+        return not self.in_speech and self._run > 0
 
     def process(self, frame: bytes) -> list[SegmentEvent]:
         """One frame of frame_bytes; returns what happened to the utterance."""
@@ -78,13 +94,14 @@ class Segmenter:
         self._levels.append(level)
         floor = float(np.median(self._levels))
         # Hysteresis: hard to open, easy to continue, so a sentence in noise stays one utterance.
-        if self.in_speech:
-            margin = settings.keep_margin_db
-        else:
-            margin = settings.steady_margin_db if self.room_steady else settings.margin_db
-        voiced = (
-            level > settings.min_level_db and level > floor + margin and self._vad.is_speech(frame)
+        opening_margin = settings.steady_margin_db if self.room_steady else settings.margin_db
+        faint = (
+            level > settings.min_level_db
+            and level > floor + settings.keep_margin_db
+            and self._vad.is_speech(frame)
         )
+        voiced = faint and (self.in_speech or level > floor + opening_margin)
+        self.faint_voice = faint and not self.in_speech
         events: list[SegmentEvent] = []
         if not self.in_speech:
             self._recent.append(frame)
@@ -99,9 +116,10 @@ class Segmenter:
         else:
             events.append(SegmentEvent("audio", frame))
             self._run = 0 if voiced else self._run + 1
-            if self._run >= settings.end_frames:
+            closing = settings.steady_end_frames if self.room_steady else settings.end_frames
+            if self._run >= closing:
                 self.in_speech = False
                 self._run = 0
-                self.speech_end = now - settings.end_frames * self.frame_seconds
+                self.speech_end = now - closing * self.frame_seconds
                 events.append(SegmentEvent("end", time=self.speech_end))
         return events
