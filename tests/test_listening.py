@@ -331,6 +331,28 @@ def test_faint_voice_where_a_longer_pause_would_not_yet_have_closed_the_command_
     assert _accepted(unheard) == [Intent.PAUSE], unheard
 
 
+def test_a_command_faint_voice_keeps_following_is_not_held_for_ever(corpus, monkeypatch) -> None:
+    """Faint voice after a command keeps its quiet from beginning, as it would have kept its
+    utterance going; like that utterance, it grows too long for a command at last."""
+    hibari = next(s for s in corpus.SPEAKERS if s.name == "hibari")
+    (clip,) = corpus.command_clips([hibari], ["clean"], {Intent.PAUSE: ("pause",)}, lead=ROOM)
+    audio = np.concatenate([clip.audio, np.zeros(3 * 16000, np.int16)])
+    process = Segmenter.process
+
+    def murmuring_after_the_command(self: Segmenter, frame: bytes) -> list:
+        events = process(self, frame)
+        self.faint_voice = self.speech_end > 0 and not self.in_speech
+        return events
+
+    monkeypatch.setattr(Segmenter, "process", murmuring_after_the_command)
+    listener = Listener(load_vocabulary())
+    decisions = [d for at in range(0, len(audio), 320) for d in listener.feed(audio[at : at + 320])]
+    (decision,) = decisions
+    assert decision.text == "pause" and decision.reason == "followed by more speech", decision
+    settings = listener.settings
+    assert decision.emitted_at - decision.start == pytest.approx(settings.max_duration, abs=0.05)
+
+
 def test_only_pain_counts_right_after_other_speech(listener: Listener) -> None:
     fresh = _fresh(listener)
     fresh._previous_end = 1.0  # other speech ended there

@@ -337,14 +337,19 @@ class Listener:
             if (
                 self._held is not None
                 and self._segmenter.faint_voice
-                and self.stream_time - self._held_voice_end <= self._segmenter.full_close_seconds
+                # The segmenter's clock counts frames, this one samples: they round apart.
+                and self.stream_time - self._held_voice_end
+                <= self._segmenter.full_close_seconds + 1e-6
             ):
                 # Where the room is steady a shorter pause closes an utterance, so that pain
                 # right after other words is heard alone. For any other command the quiet after
                 # it counts from faint voice that would have kept its utterance going ("pause
-                # the music ... if you want"; bench_asr: false accepts).
+                # the music ... if you want"; bench_asr: false accepts), and as that utterance
+                # would have, it grows too long at last.
                 self._held_voice_end = self.stream_time
                 self._held_until = self.stream_time + self.settings.quiet_after
+                if self.stream_time - self._held.start > self.settings.max_duration:
+                    decisions.append(self._followed_by_more_speech())
             if not self._in_utterance:
                 self._room.append(frame)
             # Speech that began before the quiet was over and opens an utterance only a few
