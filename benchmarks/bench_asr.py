@@ -49,6 +49,7 @@ def _run_clips(args: tuple[str, list[str], list[str], list[str], str | None]) ->
         )
         clips += corpus.sentence_clips(corpus.PATIENT_REPLIES, "reply", talkers, [condition])
         clips += corpus.sentence_clips(corpus.ASIDES, "aside", talkers, [condition])
+        clips += corpus.sentence_clips(corpus.LATER_ASIDES, "later aside", talkers, [condition])
         clips += corpus.human_clips([condition])
     listener = Listener(
         settings=with_overrides(ListenerSettings(), overrides), vosk_model=vosk_model
@@ -139,10 +140,10 @@ def _stream_clip(listener: Listener, clip: corpus.Clip, step: int) -> tuple[dict
 
 
 def _kind(clip: corpus.Clip, listed: set[str]) -> str:
-    """A patient's reply is scored apart by whether the vocabulary lists it as other speech."""
-    if clip.kind != "reply":
+    """A reply or aside is scored apart by whether the vocabulary lists it as other speech."""
+    if clip.kind not in ("reply", "aside"):
         return clip.kind
-    return "reply (listed)" if normalize(clip.text) in listed else "reply (not listed)"
+    return f"{clip.kind} ({'listed' if normalize(clip.text) in listed else 'not listed'})"
 
 
 _IDLE_PROBE = """
@@ -265,8 +266,9 @@ def _summarise(results: list[dict[str, Any]], show_errors: bool) -> dict[str, An
             c: f"{v[0]}/{v[1]}" for c, v in sorted(false_by_condition.items())
         },
         # distractor: the therapist's sentences; reply: a patient's short answers, listed in the
-        # vocabulary's other_speech (or answers) or not; aside: words said in passing, none of
-        # them a phrase of the vocabulary; human: recorded readings and card names
+        # vocabulary's other_speech (or answers) or not; aside: words said in passing, listed or
+        # not; later aside: more of them, none listed or tuned on; human: recorded readings and
+        # card names
         "false_accepts_by_kind": {c: f"{v[0]}/{v[1]}" for c, v in sorted(false_by_kind.items())},
         # Each pain phrase by each speaker, heard by a new listener as the first thing it hears.
         "pain_as_first_command": {c: f"{v[0]}/{v[1]}" for c, v in sorted(first_pain.items())},

@@ -115,8 +115,10 @@ PATIENT_REPLIES: tuple[str, ...] = (
 
 
 # Words said in passing, to the patient or to no one: the shortest speech, and so the most
-# easily forced into a command. None is a phrase of the vocabulary, on purpose: they measure how
-# well rejection does on speech it was never shown.
+# easily forced into a command. None was a phrase of the vocabulary when they were written, on
+# purpose: they measure how well rejection does on speech it was never shown. The instructions
+# to the patient among them (breathing, turning) are now listed in other_speech, and scored
+# apart.
 ASIDES: tuple[str, ...] = (
     "Please.",
     "Now.",
@@ -142,6 +144,29 @@ ASIDES: tuple[str, ...] = (
     "Chin down.",
     "Here we go.",
     "Nearly there.",
+)
+
+# More words said in passing, written after the patient instructions among ASIDES were listed in
+# the vocabulary's other_speech: none was ever tuned on.
+LATER_ASIDES: tuple[str, ...] = (
+    "Nice and slow.",
+    "Let it go.",
+    "Stay still.",
+    "Nearly done.",
+    "Lift your head.",
+    "Arms by your side.",
+    "Gently.",
+    "There we go.",
+    "Mm-hm.",
+    "Ah.",
+    "Uh-huh.",
+    "Bit more.",
+    "One more time.",
+    "Hold still.",
+    "Shoulders down.",
+    "Head to the left.",
+    "Roll onto your back.",
+    "All good?",
 )
 
 

@@ -20,7 +20,7 @@ from assistant.listening import (
     listen_to_samples,
 )
 from assistant.listening.segmenter import Segmenter, SegmenterSettings
-from assistant.vocabulary import load_vocabulary, normalize
+from assistant.vocabulary import load_vocabulary, normalize, starts_with_words
 
 ROOM = 3.0  # seconds of the room's sound a listener hears before the speech in a clip
 
@@ -601,6 +601,33 @@ def test_a_patients_short_replies_are_not_obeyed(listener: Listener, corpus) -> 
     assert len(steering) <= 2, steering
 
 
+def test_a_therapists_instructions_to_the_patient_are_room_talk(listener: Listener, corpus) -> None:
+    """Breathing and turning cues are what a therapist says most; unlisted, the grammar forced
+    them into commands ("breathe in" into "resume", "relax" into "next")."""
+    vocabulary = load_vocabulary()
+    instructions = ("Breathe in.", "Breathe out.", "Relax.", "Turn over.", "Chin down.")
+    assert all(normalize(text) in vocabulary.other_speech_phrases() for text in instructions)
+    cues = {normalize(text) for text in instructions}
+    unlisted = vocabulary.model_copy(
+        update={"other_speech": tuple(p for p in vocabulary.other_speech if p not in cues)}
+    )
+    speakers = [s for s in corpus.SPEAKERS if s.name in ("hibari", "hibari-low", "espeak-us")]
+    clips = list(
+        corpus.sentence_clips(instructions, "aside", speakers, ["clean", "pink_10db"], lead=ROOM)
+    )
+    heard_as_themselves, obeyed_unlisted = 0, 0
+    for clip in clips:
+        decisions = listen_to_samples(clip.audio, Listener(vocabulary, engine=listener.engine))
+        assert not _accepted(decisions), (clip.name, decisions)
+        heard_as_themselves += any(
+            starts_with_words(normalize(clip.text), d.text) for d in decisions
+        )
+        before = listen_to_samples(clip.audio, Listener(unlisted, engine=listener.engine))
+        obeyed_unlisted += bool(_accepted(before))
+    assert heard_as_themselves >= 0.8 * len(clips)
+    assert obeyed_unlisted >= 4
+
+
 def test_pain_taken_for_room_talk_is_decoded_again_and_kept(listener: Listener, corpus) -> None:
     """ "Fine" is near "pain": what other speech or an answer took is decoded again for pain."""
     speaker = next(s for s in corpus.SPEAKERS if s.name == "hibari")
@@ -618,7 +645,13 @@ def test_pain_taken_for_room_talk_is_decoded_again_and_kept(listener: Listener, 
         fresh._audio = [pcm]
         return fresh.decide(Hypothesis(heard, 0.9), 1.0, 1.0 + len(speech) / corpus.RATE, 3.0)
 
-    for text, absorbed_as in (("pain", "fine"), ("it hurts", "good"), ("patient in pain", "no")):
+    # "breathe": the grammar search stopped partway into "breathe in".
+    for text, absorbed_as in (
+        ("pain", "fine"),
+        ("it hurts", "good"),
+        ("patient in pain", "no"),
+        ("pain", "breathe"),
+    ):
         decision = decided_as(text, absorbed_as)
         assert (decision.command, decision.text) == (Intent.PAIN, text)
     # Room talk that is not pain stays ignored, even where the commands alone would take it.

@@ -584,9 +584,12 @@ class Listener:
     # -- the decision ----------------------------------------------------------------------------
 
     def _absorbed(self, text: str) -> bool:
-        """Heard as room talk or as an answer no question asked for."""
+        """Heard as room talk or as an answer no question asked for, or as the start of room
+        talk that the grammar search stopped partway into ("breathe" of "breathe in")."""
         vocabulary = self.vocabulary
-        return text in vocabulary.other_speech_phrases() or text in vocabulary.answer_table()
+        return text in vocabulary.answer_table() or any(
+            starts_with_words(phrase, text) for phrase in vocabulary.other_speech_phrases()
+        )
 
     def decide(self, hypothesis: Hypothesis, start: float, end: float, now: float) -> Decision:
         """Accept the hypothesis as a command or say why not."""
