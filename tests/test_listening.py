@@ -146,7 +146,7 @@ def test_music_in_the_room_is_turned_down_before_an_utterance_is_decoded(corpus)
         "hibari": {Intent.PAUSE: ("hold on",)},
         "hibari-low": {
             Intent.SKIP: ("skip this step",),
-            Intent.PAUSE: ("pause", "hold on"),
+            Intent.PAUSE: ("pause",),
             Intent.HELP: ("help",),
         },
     }
@@ -224,7 +224,7 @@ def test_a_command_obeyed_is_not_heard_again_joined_to_what_follows(corpus) -> N
     audio = _said_with_a_pause(corpus, "hibari", "next", "please", pause=0.28)
     decisions = listen_to_samples(audio, Listener(load_vocabulary()))
     assert _accepted(decisions) == [Intent.NEXT], decisions
-    assert decisions[1].reason == "part of longer speech", decisions
+    assert len(decisions) == 2 and decisions[1].start > decisions[0].end, decisions
 
 
 def test_speech_over_the_assistants_voice_is_not_joined(corpus) -> None:
