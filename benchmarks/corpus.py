@@ -384,11 +384,12 @@ def pain_after_speech_clips(
 ) -> Iterator[Clip]:
     """Every pain phrase said a moment after other words ("Thank you. ... patient in pain")."""
     conditions, lead_ins = tuple(conditions), tuple(lead_ins)
+    phrases = load_vocabulary().commands[Intent.PAIN]
     for speaker in speakers:
+        pains = {text: voiced(synthesize(text, speaker)) for text in phrases}
         for before in lead_ins:
             lead_in = voiced(synthesize(before, speaker))
-            for text in load_vocabulary().commands[Intent.PAIN]:
-                pain = voiced(synthesize(text, speaker))
+            for text, pain in pains.items():
                 speech = np.concatenate([lead_in, np.zeros(round(pause * RATE)), pain])
                 for condition in conditions:
                     seed = int(_key(before, text, speaker.name, condition), 16) % 2**32

@@ -221,6 +221,7 @@ class Listener:
         )
         self._before = b""  # the room as the open utterance began
         self._room_steady = False  # the room was last heard to play no music
+        self._judged_room: tuple[bytes, float] | None = None  # a room and its tonal share
         self._recent: deque[tuple[float, bytes]] = deque(  # (stream time, frame) just heard
             maxlen=round(_RECENT_SECONDS / self._segmenter.frame_seconds)
         )
@@ -562,7 +563,13 @@ class Listener:
         if len(self._before) // 2 < tones.fft:
             return False  # too little to tell, or to turn anything down with
         room = np.frombuffer(self._before, dtype="<i2")
-        share = tonal_share(room, tones)
+        # Judged as the utterance opens and again as it ends, mostly on the very same room.
+        judged = self._judged_room
+        if judged is not None and judged[0] is self._before:
+            share = judged[1]
+        else:
+            share = tonal_share(room, tones)
+            self._judged_room = (self._before, share)
         if len(room) >= self.settings.room_seconds / 2 * SAMPLE_RATE:
             if share >= tones.music_share:
                 self._room_steady = False
