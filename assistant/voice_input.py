@@ -176,6 +176,7 @@ class VoiceInput:
                         chunk = self.echo.process(chunk)
                         if self.echo.settling:
                             self.listener.echo_unsettled(len(chunk) / SAMPLE_RATE)
+                        self.listener.echo_residue(len(chunk) / SAMPLE_RATE, self.echo.residue)
                     self._keep_for_note(chunk)
                     for decision in self.listener.feed(chunk):
                         self._post(Heard(decision))

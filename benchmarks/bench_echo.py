@@ -220,6 +220,7 @@ def _run_room(
             chunk = canceller.process(chunk)
             if canceller.settling:  # as the voice input tells it
                 listener.echo_unsettled(len(chunk) / SAMPLE_RATE)
+            listener.echo_residue(len(chunk) / SAMPLE_RATE, canceller.residue)
         t1 = time.process_time()
         decisions += listener.feed(chunk)
         total_cpu += time.process_time() - t0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pytest
@@ -116,6 +116,28 @@ def test_a_spoken_echo_through_a_room_is_taken_out(announcement: np.ndarray) -> 
         assert erle_of(mic, out, spans[1]) >= learned
 
 
+def test_the_canceller_tells_how_much_of_the_voice_it_leaves(announcement: np.ndarray) -> None:
+    """Unknown while it learns the room; then far below the echo, and nothing where none sounds."""
+    mic, starts, spans = heard_in_room(announcement, (0.05, 0.05))
+    canceller = EchoCanceller()
+    for start in starts:
+        canceller.add_reference(announcement, start)
+    residues: list[float | None] = []
+    for i in range(0, len(mic), CHUNK):
+        canceller.process(mic[i : i + CHUNK])
+        residues.append(canceller.residue)
+    assert residues[0] == 0.0  # nothing sounds yet
+    (first, _), (second, last) = spans
+    assert residues[first // CHUNK + 1] is None  # the room not learned yet
+    echo = mic[second:last] / 32768.0
+    left = [r for r in residues[second // CHUNK : last // CHUNK]]
+    assert all(r is not None for r in left)
+    # The second time through, about what the filter leaves: well below the echo, not nothing.
+    mean_left = float(np.mean([r for r in left if r is not None]))
+    assert 0.0 < mean_left < float(np.mean(echo**2)) / 100
+    assert residues[-1] == 0.0  # all said
+
+
 def test_without_a_sounding_reference_the_input_passes_unchanged(announcement: np.ndarray) -> None:
     mic, _starts, ((first, last),) = heard_in_room(announcement, (0.05,), lead=1.0)
     canceller = EchoCanceller()
@@ -190,33 +212,39 @@ def test_the_canceller_tells_while_a_sentence_sounds_that_it_has_not_placed_yet(
 
 class RoomMicrophone:
     """A microphone in the room: yields its signal in 20 ms chunks, and reports to the voice
-    input, at the moment the loudspeaker starts, what it plays (as the speech worker does)."""
+    input, at the moments the loudspeaker starts and stops, what it plays (as the speech worker
+    does)."""
 
-    def __init__(self, mic: np.ndarray, played: Audio, start: float) -> None:
+    def __init__(
+        self, mic: np.ndarray, played: Audio, starts: Sequence[float], text: str = ANNOUNCEMENT
+    ) -> None:
         self.mic = mic
         self.played = played
-        self.start = start
+        self.text = text
+        self.untold = sorted(
+            [(start, "started") for start in starts]
+            + [(start + played.duration, "finished") for start in starts]
+        )
         self.voice: VoiceInput | None = None
 
     def describe(self) -> str:
         return "a simulated room"
 
     def chunks(self) -> Iterator[np.ndarray]:
-        told = False
         for i in range(0, len(self.mic), CHUNK):
-            if not told and i >= self.start * SAMPLE_RATE and self.voice is not None:
-                told = True
+            while self.untold and i >= self.untold[0][0] * SAMPLE_RATE and self.voice:
+                start, kind = self.untold.pop(0)
                 listener = self.voice.listener
                 now = time.monotonic()
-                at = now - listener.to_stream_time(now) + self.start
+                at = now - listener.to_stream_time(now) + start
                 self.voice.on_speech(
                     SpeechEvent(
-                        "started",
+                        kind,
                         1,
-                        ANNOUNCEMENT,
+                        self.text,
                         at,
                         duration=self.played.duration,
-                        audio=self.played,
+                        audio=self.played if kind == "started" else None,
                         output_latency=0.0,
                     )
                 )
@@ -226,8 +254,14 @@ class RoomMicrophone:
         pass
 
 
-def _decisions(mic: np.ndarray, played: Audio, start: float, echo: bool) -> list[Decision]:
-    source = RoomMicrophone(mic, played, start)
+def _decisions(
+    mic: np.ndarray,
+    played: Audio,
+    starts: Sequence[float],
+    echo: bool,
+    text: str = ANNOUNCEMENT,
+) -> list[Decision]:
+    source = RoomMicrophone(mic, played, starts, text)
     events: list[VoiceEvent] = []
     done = threading.Event()
 
@@ -258,12 +292,48 @@ def test_pain_over_the_assistants_loud_voice_is_heard_only_with_the_echo_taken_o
     mixed = np.clip(np.round(mixed), -32768, 32767).astype(np.int16)
     # The device plays at its own rate: the voice input brings it to the microphone's.
     played = resample(Audio(announcement.astype(np.float32), SAMPLE_RATE), 22050)
-    with_canceller = _decisions(mixed, played, 1.0, echo=True)
+    with_canceller = _decisions(mixed, played, [1.0], echo=True)
     assert [d.command for d in with_canceller if d.accepted] == [Intent.PAIN]
     (heard,) = [d for d in with_canceller if d.accepted]
     assert abs(heard.start - at / SAMPLE_RATE) < 0.5
-    without = _decisions(mixed, played, 1.0, echo=False)
+    without = _decisions(mixed, played, [1.0], echo=False)
     assert not [d for d in without if d.command is Intent.PAIN]
     # Its own words alone are never obeyed, cancelled or not.
     for echo in (True, False):
-        assert not [d for d in _decisions(mic, played, 1.0, echo) if d.accepted]
+        assert not [d for d in _decisions(mic, played, [1.0], echo) if d.accepted]
+
+
+def test_pain_over_the_assistant_saying_it_is_heard_where_it_is_far_louder_than_the_echo_left(
+    corpus,
+) -> None:
+    """The therapist says "patient in pain" just as the assistant's help says it: with the echo
+    taken out the therapist's voice stands far above what is left of the assistant's, so it is
+    obeyed; without, the listener cannot tell them apart and takes it for the assistant's."""
+    text = (
+        "Say resume to continue, how many left, or stop session. Patient in pain works at any time."
+    )
+    voice = next(s for s in corpus.SPEAKERS if s.name == "espeak-us")
+    said = corpus.synthesize(text, voice).astype(np.float64)
+    # Heard once before, so that the canceller has learned the room, as in a session.
+    mic, starts, spans = heard_in_room(said, (0.04, 0.04), lead=1.0)
+    therapist = next(s for s in corpus.SPEAKERS if s.name == "hibari")
+    pain = corpus.synthesize("patient in pain", therapist).astype(np.float64)
+    pain *= 10 ** (-22 / 20) / _rms(pain)
+    # Where the second sentence says "Patient in pain", by its place among the letters.
+    first, last = spans[1]
+    at = first + round((last - first) * text.index("Patient") / len(text))
+    mixed = mic.astype(np.float64)
+    mixed[at : at + len(pain)] += pain * 32767
+    mixed = np.clip(np.round(mixed), -32768, 32767).astype(np.int16)
+    played = resample(Audio(said.astype(np.float32), SAMPLE_RATE), 22050)
+
+    def heard(mic: np.ndarray, echo: bool) -> list[Decision]:
+        return _decisions(mic, played, starts, echo, text)
+
+    with_canceller = heard(mixed, True)
+    assert [d.command for d in with_canceller if d.accepted] == [Intent.PAIN]
+    without = heard(mixed, False)
+    assert not [d for d in without if d.accepted]
+    # Its own words alone are never obeyed, cancelled or not.
+    for echo in (True, False):
+        assert not [d for d in heard(mic, echo) if d.accepted]

@@ -274,8 +274,8 @@ def test_pain_said_while_the_assistant_speaks_is_heard_through_its_voice(
     pulse_audio: PrivatePulseAudio, say_wav, tmp_path: Path, echo_cancel: bool
 ) -> None:
     """The therapist says "patient in pain" over the help, which the loudspeaker plays into the
-    microphone at full level: with its own voice taken out the assistant hears it at once, and
-    without that hardly ever (the help has to end first)."""
+    microphone at full level: with its own voice taken out the assistant hears it while the help
+    is still being said, and without that hardly ever (the help has to end first)."""
     db = tmp_path / "s.sqlite3"
     flags = [] if echo_cancel else ["--no-echo-cancel"]
     speaking = _start_speaking_session(pulse_audio, db, *flags)
@@ -289,10 +289,11 @@ def test_pain_said_while_the_assistant_speaks_is_heard_through_its_voice(
         reader.wait_for("Say next, repeat, go back")
         help_began = time.monotonic()
         # As a therapist would, pain is said again if the assistant goes on: twice into its
-        # first sentence, then into its last, each time away from where it names "patient in
-        # pain" itself, about 7 to 9 s in (bench_echo: about 4 in 5 are heard at the first try).
+        # first sentence, then twice into its last, each time away from where it names "patient
+        # in pain" itself, about 7 to 9 s in (bench_echo: about 4 in 5 are heard at the first
+        # try; on a busier machine, one run in many missed three in a row).
         heard_after: list[float] = []
-        for into_the_help in (2.0, 4.5, 11.0):
+        for into_the_help in (2.0, 4.2, 10.4, 12.4):
             time.sleep(max(0.0, help_began + into_the_help - time.monotonic()))
             pulse_audio.play_into_mic(say_wav("patient in pain"))
             try:

@@ -127,6 +127,14 @@ class EchoCanceller:
         self._dvar1 = 0.0
         self._dvar2 = 0.0
         self.delay_estimates: list[float] = []  # seconds, one per utterance that found it
+        self._residue: float | None = 0.0  # of the last chunk processed: see residue
+
+    @property
+    def residue(self) -> float | None:
+        """How much of the assistant's voice the last chunk processed still holds, as its mean
+        square (full scale 1), judged from the echo estimate and how much of it the filter
+        leaves; None where the filter has not learned the room, so that nobody can tell."""
+        return self._residue
 
     # -- the reference --------------------------------------------------------------------------
 
@@ -211,6 +219,7 @@ class EchoCanceller:
             self._history.write(mic)
             out: np.ndarray | None = None
             done = 0
+            residue: float | None = 0.0
             while done < len(mic):
                 block, offset = divmod(self._pos, self._n)
                 take = min(len(mic) - done, self._n - offset)
@@ -219,8 +228,13 @@ class EchoCanceller:
                 if self._block_fg is not None:
                     piece = mic[done : done + take] / 32768.0
                     self._block_mic[offset : offset + take] = piece
-                    cleaned = piece - self._block_fg[offset : offset + take]
-                    cleaned *= self._block_gain[offset : offset + take]
+                    echo = self._block_fg[offset : offset + take]
+                    gain = self._block_gain[offset : offset + take]
+                    cleaned = (piece - echo) * gain
+                    if residue is not None and self._converged:
+                        residue += self._residual_ratio * float(np.sum((echo * gain) ** 2))
+                    else:
+                        residue = None
                     if out is None:
                         out = mic.copy()
                     out[done : done + take] = np.clip(np.round(cleaned * 32768.0), -32768, 32767)
@@ -231,6 +245,7 @@ class EchoCanceller:
                         self._end_block()
                     # Between blocks, so that a new delay never splits one.
                     self._check_delay()
+            self._residue = None if residue is None else residue / max(1, len(mic))
         return mic if out is None else out
 
     def _begin_block(self, block: int) -> None:

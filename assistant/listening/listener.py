@@ -138,6 +138,10 @@ class ListenerSettings:
     echo_tail: float = 0.4
     # How far a word may sound from where its place in the sentence puts it (speech is uneven).
     echo_word_slack: float = 1.0
+    # Pain in the very words the assistant says at about that time is still the therapist's
+    # where it is this much louder than what the echo canceller leaves of the assistant's voice
+    # (bench_echo: pain over the help, which names it).
+    pain_over_echo_db: float = 12.0
     # Decode the vocabulary's other_speech phrases too, so that a patient's "thank you" is heard
     # as itself instead of being forced into the nearest command (bench_asr: replies).
     other_speech_in_grammar: bool = True
@@ -231,6 +235,8 @@ class Listener:
         self._free: str | None = None
         self._intervals: list[SpeakingInterval] = []
         self._unsettled: list[list[float]] = []  # [start, end] of echo not yet cancelled
+        # (start, end, mean square) of the assistant's voice left after cancelling; None: unknown
+        self._residues: deque[tuple[float, float, float | None]] = deque()
         self._monotonic_origin: float | None = None
         self._segment_offset = 0.0  # stream time at which the current segmenter began
         self._held: Decision | None = None  # an accepted command waiting for quiet after it
@@ -294,6 +300,30 @@ class Listener:
                 self._unsettled.append([start, start + seconds])
             horizon = self.stream_time - 30.0
             self._unsettled = [span for span in self._unsettled if span[1] > horizon]
+
+    def echo_residue(self, seconds: float, mean_square: float | None) -> None:
+        """The next seconds of audio to be fed hold so much of the assistant's voice left after
+        cancelling its echo (mean square, full scale 1); None where the canceller cannot tell."""
+        with self._lock:
+            start = self.stream_time + len(self._pending) / 2 / SAMPLE_RATE
+            self._residues.append((start, start + seconds, mean_square))
+            while self._residues and self._residues[0][1] < self.stream_time - 30.0:
+                self._residues.popleft()
+
+    def _heard_over_echo(self, start: float, end: float) -> bool:
+        """Whether the open utterance is clearly louder than what the canceller left of the
+        assistant's voice over start..end, all of which it could tell."""
+        with self._lock:
+            spans = [r for r in self._residues if r[0] < end and r[1] > start]
+        covered = sum(min(end, b) - max(start, a) for a, b, _ in spans)
+        if not spans or covered < 0.99 * (end - start) or any(r is None for *_, r in spans):
+            return False
+        residue = sum((min(end, b) - max(start, a)) * r for a, b, r in spans) / covered
+        samples = np.frombuffer(b"".join(self._audio), dtype="<i2") / 32768.0
+        if not len(samples):
+            return False
+        heard = float(np.mean(samples**2))
+        return heard > residue * 10 ** (self.settings.pain_over_echo_db / 10)
 
     def _mostly_uncancelled(self, start: float, end: float) -> bool:
         """Whether most of start..end was heard before the canceller found the echo's delay."""
@@ -679,7 +709,11 @@ class Listener:
         # The phrase is the assistant's own only if it says those words at about that time (its
         # help names every command; a therapist's "patient in pain" over it must still count).
         slack = settings.echo_tail + settings.echo_word_slack
-        if any(i.says_during(text, start, end, slack) for i in overlapping):
+        if any(i.says_during(text, start, end, slack) for i in overlapping) and not (
+            intent is Intent.PAIN
+            and not self._mostly_uncancelled(start, end)
+            and self._heard_over_echo(start, end)
+        ):
             return reject("the assistant's own words")
         # What is left of the assistant's voice, before the canceller has found where a new
         # sentence lies, most easily passes for one syllable: on the virtual devices the "Say"
