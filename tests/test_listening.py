@@ -264,7 +264,9 @@ def test_in_a_steady_room_pain_a_moment_after_other_words_is_an_utterance_of_its
     too long to be a command, or heard as "thank you". Once the room is known to be steady a
     shorter pause closes one, and the pain after it is heard."""
     vocabulary = load_vocabulary()
-    long_close = ListenerSettings(segmenter=SegmenterSettings(steady_end_frames=9))
+    long_close = ListenerSettings(
+        segmenter=SegmenterSettings(steady_end_frames=9), pain_after_a_pause=False
+    )
     for speaker, pain in (
         ("hibari", "patient in pain"),
         ("hibari-low", "it hurts"),
@@ -285,6 +287,51 @@ def test_pain_joined_to_the_words_before_it_into_another_command_is_still_pain(c
         audio = _said_with_a_pause(corpus, speaker, "okay", "pain", pause=0.25)
         decisions = listen_to_samples(audio, Listener(load_vocabulary()))
         assert _accepted(decisions) == [Intent.PAIN], (speaker, decisions)
+
+
+def _said_in_a_small_room(corpus, speaker: str, first: str, second: str) -> np.ndarray:
+    """ "first", a quarter-second pause and "second", in bench_asr's small reverberant room."""
+    voice = next(s for s in corpus.SPEAKERS if s.name == speaker)
+    gap = np.zeros(round(0.25 * 16000), np.float32)
+    parts = (corpus.voiced(corpus.synthesize(text, voice)) for text in (first, second))
+    speech = np.concatenate([next(parts), gap, next(parts)])
+    return corpus.place(speech, "reverb", seed=1, lead=ROOM)[0]
+
+
+def test_pain_after_a_pause_the_rooms_echo_filled_is_found_in_the_utterance(corpus) -> None:
+    """In a reverberant room the echo fills the pause after "thank you": one utterance, too long
+    to be a command. Pain after its quietest moment is decided alone and obeyed."""
+    vocabulary = load_vocabulary()
+    unsearched = ListenerSettings(pain_after_a_pause=False)
+    for speaker, first, pain in (
+        ("hibari", "thank you", "patient in pain"),
+        ("hibari-low", "okay", "it hurts"),
+        ("espeak-us", "thank you", "stop pain"),
+    ):
+        audio = _said_in_a_small_room(corpus, speaker, first, pain)
+        before = listen_to_samples(audio, Listener(vocabulary, settings=unsearched))
+        assert Intent.PAIN not in _accepted(before), (speaker, before)
+        now = listen_to_samples(audio, Listener(vocabulary))
+        assert _accepted(now) == [Intent.PAIN], (speaker, now)
+        (heard,) = [d for d in now if d.accepted]
+        # Decided on what followed the pause: it starts about where the pain phrase does.
+        assert heard.text == pain and heard.start > ROOM + 0.3, heard
+
+
+def test_sentences_in_a_reverberant_room_are_not_searched_into_pain(corpus) -> None:
+    """What follows a pause inside conversation, or a short reply, is no pain: it must be decoded
+    as pain and heard as a pain word by the decoding as ordinary speech too ("if there is any
+    pain" is heard as "yes there is in pain", and not decoded as pain)."""
+    vocabulary = load_vocabulary()
+    for speaker, first, second in (
+        ("hibari", "that's", "fine"),
+        ("hibari", "try to relax", "your shoulders"),
+        ("hibari-low", "okay", "turn over"),
+        ("espeak-us", "tell me", "if there is any pain"),
+    ):
+        audio = _said_in_a_small_room(corpus, speaker, first, second)
+        decisions = listen_to_samples(audio, Listener(vocabulary))
+        assert Intent.PAIN not in _accepted(decisions), (speaker, first, second, decisions)
 
 
 def test_a_command_that_more_speech_follows_within_its_quiet_is_not_obeyed(corpus) -> None:

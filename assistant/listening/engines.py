@@ -45,6 +45,10 @@ class Engine(Protocol):
     def finish(self) -> Hypothesis:
         """End the utterance and return what was heard."""
 
+    def decode_part(self, pcm: bytes) -> Hypothesis:
+        """A part of the utterance just finished, decoded as finish() decodes a whole one, but
+        learning nothing of the room from it (the next utterance is heard as it would be)."""
+
     def restrict(self, phrases: Iterable[str]) -> None:
         """Decode only these phrases, all given at creation, from the next utterance on."""
 
@@ -285,6 +289,12 @@ class PocketSphinxEngine:
 
     def finish(self) -> Hypothesis:
         pcm, self._utterance = b"".join(self._utterance), []
+        return self._decode(pcm, learn=True)
+
+    def decode_part(self, pcm: bytes) -> Hypothesis:
+        return self._decode(pcm, learn=False)
+
+    def _decode(self, pcm: bytes, learn: bool) -> Hypothesis:
         if not pcm:
             return Hypothesis("", 0.0)
         self._mean_reader.start_utt()
@@ -295,8 +305,9 @@ class PocketSphinxEngine:
         running = own if self._running_mean is None else self._running_mean
         share = self.OWN_MEAN_SHARE
         self._grammar_mean = ",".join(f"{x:.4f}" for x in share * own + (1 - share) * running)
-        rate = self.RUNNING_MEAN_RATE
-        self._running_mean = rate * own + (1 - rate) * running
+        if learn:
+            rate = self.RUNNING_MEAN_RATE
+            self._running_mean = rate * own + (1 - rate) * running
         _decode_in_pieces(self._phones, pcm, own_mean)
         self._decode_grammar(pcm)
         return self._hypothesis()
@@ -494,6 +505,9 @@ class VoskEngine:
 
     def finish(self) -> Hypothesis:
         return self._parse(json.loads(self._recognizer.FinalResult()), self._phrases)
+
+    def decode_part(self, pcm: bytes) -> Hypothesis:
+        return self.decode_again(pcm, self._phrases)
 
     def decode_again(self, pcm: bytes, phrases: Iterable[str]) -> Hypothesis:
         chosen = sorted({normalize(p) for p in phrases})

@@ -22,6 +22,7 @@ from assistant.listening.engines import (
     choose_engine,
     create_engine,
 )
+from assistant.listening.pauses import pauses_before_a_last_phrase
 from assistant.listening.segmenter import Segmenter, SegmenterSettings, SegmentEvent
 from assistant.listening.tones import ToneSettings, suppress_held_tones, tonal_share
 from assistant.vocabulary import (
@@ -169,6 +170,19 @@ class ListenerSettings:
     # noise). Where the joined utterance is no command, its second part is decided alone too,
     # and kept if it is pain.
     join_split_utterances: bool = True
+    # Pain said right after other words, with a pause that a room's echo filled (the segmenter
+    # then hears one utterance): where an utterance is no pain command, what follows its
+    # quietest moments (pause_depth_db below its loud sound) is decided alone, and kept if it
+    # is pain (bench_asr: pain after speech, in reverb).
+    # It counts only where the words before the pause last words_before_pause (the segmenter's
+    # lead-in included) and those after it words_after_pause, and decoding as ordinary speech
+    # hears a word only pain phrases have in what follows: in noise, the ends of short phrases
+    # ("that's fine", "pause please", "it's okay") were taken for pain.
+    pain_after_a_pause: bool = True
+    pause_depth_db: float = 15.0
+    pause_tries: int = 2
+    words_before_pause: float = 0.5
+    words_after_pause: float = 0.3
     per_intent: dict[Intent, float] = field(default_factory=dict)
 
     def phrase_time_limit(self, phrase: str) -> float:
@@ -210,6 +224,7 @@ class Listener:
         self.settings = settings or ListenerSettings()
         self._restrict_engine()
         self._spoken_words = {w for p in self.vocabulary.every_phrase() for w in p.split()}
+        self._pain_words = self._words_only_pain_has()
         self._wanted: Listening | None = None  # applied when an utterance starts
         self._listening = Listening.COMMANDS
         self._segmenter = Segmenter(self.settings.segmenter)
@@ -243,6 +258,21 @@ class Listener:
         self._held_until = 0.0
         self._held_voice_end = 0.0  # where the voice of the held command, or faint more, ended
         self._lock = threading.RLock()
+
+    def _words_only_pain_has(self) -> frozenset[str]:
+        """Words of the pain phrases that no other phrase has ("pain", "hurts", "patient")."""
+        every = self.vocabulary.every_phrase()
+        pain = {w for p, i in every.items() if i is Intent.PAIN for w in p.split()}
+        others = {
+            *(
+                w
+                for p, i in every.items()
+                if i not in (Intent.PAIN, Intent.PAIN_LEVEL)
+                for w in p.split()
+            ),
+            *(w for p in self.vocabulary.other_speech_phrases() for w in p.split()),
+        }
+        return frozenset(pain - others)
 
     # -- clocks and assistant speech ----------------------------------------------------------
 
@@ -548,6 +578,10 @@ class Listener:
             alone = self._verdict(end)
             if alone.command is Intent.PAIN:
                 decision = alone
+        if not decision.accepted:
+            after = self._pain_after_a_pause(end)
+            if after is not None:
+                decision = after
         # Joined to more speech, an utterance too long already stays too long.
         self._last = None if decision.reason == TOO_LONG else finished
         self._previous_end = end
@@ -564,6 +598,40 @@ class Listener:
         if decision.accepted:
             self._last = None  # obeyed: it is not heard again as part of what follows
         return decision
+
+    def _pain_after_a_pause(self, end: float) -> Decision | None:
+        """Pain at the end of the open utterance, after a pause the room's echo filled.
+
+        Not over the assistant's voice: it pauses between its own words, and pain there is
+        heard alone (decide).
+        """
+        settings, start = self.settings, self._utterance_start
+        if (
+            not settings.pain_after_a_pause
+            or Intent.PAIN not in self._table.values()
+            or self._overlapping(start, end)
+        ):
+            return None
+        audio = b"".join(self._audio)
+        offsets = pauses_before_a_last_phrase(
+            np.frombuffer(audio, dtype="<i2"),
+            shortest=settings.words_after_pause,
+            longest=settings.pain_max_duration,
+            depth_db=settings.pause_depth_db,
+            at_most=settings.pause_tries,
+            first_words=settings.words_before_pause,
+        )
+        for offset in offsets:
+            tail = audio[2 * offset :]
+            self._audio, self._free_decoded = [tail], False
+            hypothesis = self.engine.decode_part(tail)
+            at = start + (len(audio) - len(tail)) / 2 / SAMPLE_RATE
+            decision = self.decide(hypothesis, at, end, self.stream_time)
+            if decision.command is Intent.PAIN and self._pain_words & set(
+                (self._free_text() or "").split()
+            ):
+                return decision
+        return None
 
     def _verdict(self, end: float) -> Decision:
         """The open utterance, from _utterance_start to end, decoded and decided."""
