@@ -130,7 +130,7 @@ def test_the_canceller_tells_how_much_of_the_voice_it_leaves(announcement: np.nd
     (first, _), (second, last) = spans
     assert residues[first // CHUNK + 1] is None  # the room not learned yet
     echo = mic[second:last] / 32768.0
-    left = [r for r in residues[second // CHUNK : last // CHUNK]]
+    left = residues[second // CHUNK : last // CHUNK]
     assert all(r is not None for r in left)
     # The second time through, about what the filter leaves: well below the echo, not nothing.
     mean_left = float(np.mean([r for r in left if r is not None]))

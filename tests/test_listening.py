@@ -300,7 +300,7 @@ def _said_in_a_small_room(corpus, speaker: str, first: str, second: str) -> np.n
 
 def test_pain_after_a_pause_the_rooms_echo_filled_is_found_in_the_utterance(corpus) -> None:
     """In a reverberant room the echo fills the pause after "thank you": one utterance, too long
-    to be a command. Pain after its quietest moment is decided alone and obeyed."""
+    to be a command. What follows the quiet stretch left of the pause is decided alone: pain."""
     vocabulary = load_vocabulary()
     unsearched = ListenerSettings(pain_after_a_pause=False)
     for speaker, first, pain in (

@@ -171,13 +171,13 @@ class ListenerSettings:
     # and kept if it is pain.
     join_split_utterances: bool = True
     # Pain said right after other words, with a pause that a room's echo filled (the segmenter
-    # then hears one utterance): where an utterance is no pain command, what follows its
-    # quietest moments (pause_depth_db below its loud sound) is decided alone, and kept if it
-    # is pain (bench_asr: pain after speech, in reverb).
-    # It counts only where the words before the pause last words_before_pause (the segmenter's
-    # lead-in included) and those after it words_after_pause, and decoding as ordinary speech
-    # hears a word only pain phrases have in what follows: in noise, the ends of short phrases
-    # ("that's fine", "pause please", "it's okay") were taken for pain.
+    # then hears one utterance): where an utterance is no command, what follows its longest
+    # quiet stretches (0.12 s at least, pause_depth_db below its loud sound) is decided alone,
+    # and kept if it is pain (bench_asr: pain after speech, in reverb). Only where the sound
+    # before the pause lasts words_before_pause (the segmenter's lead-in included) and that after
+    # it words_after_pause, and decoding as ordinary speech hears a word only pain phrases have
+    # in what follows: in noise, the ends of short phrases ("that's fine", "pause please", "it's
+    # okay") were taken for pain.
     pain_after_a_pause: bool = True
     pause_depth_db: float = 15.0
     pause_tries: int = 2
