@@ -117,7 +117,8 @@ def test_a_spoken_echo_through_a_room_is_taken_out(announcement: np.ndarray) -> 
 
 
 def test_the_canceller_tells_how_much_of_the_voice_it_leaves(announcement: np.ndarray) -> None:
-    """Unknown while it learns the room; then far below the echo, and nothing where none sounds."""
+    """Unknown while it learns the room or places a sentence; then far below the echo, and
+    nothing where none sounds."""
     mic, starts, spans = heard_in_room(announcement, (0.05, 0.05))
     canceller = EchoCanceller()
     for start in starts:
@@ -129,8 +130,11 @@ def test_the_canceller_tells_how_much_of_the_voice_it_leaves(announcement: np.nd
     assert residues[0] == 0.0  # nothing sounds yet
     (first, _), (second, last) = spans
     assert residues[first // CHUNK + 1] is None  # the room not learned yet
-    echo = mic[second:last] / 32768.0
-    left = residues[second // CHUNK : last // CHUNK]
+    assert residues[second // CHUNK + 2] is None  # the sentence not placed yet
+    # Placed within a second (test_the_canceller_tells_while_a_sentence_sounds_...).
+    placed = second + SAMPLE_RATE
+    echo = mic[placed:last] / 32768.0
+    left = residues[placed // CHUNK : last // CHUNK]
     assert all(r is not None for r in left)
     # The second time through, about what the filter leaves: well below the echo, not nothing.
     mean_left = float(np.mean([r for r in left if r is not None]))

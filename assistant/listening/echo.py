@@ -133,8 +133,9 @@ class EchoCanceller:
     def residue(self) -> float | None:
         """How much of the assistant's voice the last chunk processed still holds, as its mean
         square (full scale 1), judged from the echo estimate and how much of it the filter
-        leaves; None where the filter has not learned the room, so that nobody can tell."""
-        return self._residue
+        leaves; None where nobody can tell: the filter has not learned the room, or the sentence
+        sounding has not been placed yet (its echo estimate is of the wrong moment)."""
+        return None if self.settling else self._residue
 
     # -- the reference --------------------------------------------------------------------------
 

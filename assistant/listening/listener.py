@@ -358,13 +358,10 @@ class Listener:
 
     def _mostly_uncancelled(self, start: float, end: float) -> bool:
         """Whether most of start..end was heard before the canceller found the echo's delay."""
-        return self._uncancelled(start, end) >= 0.5 * (end - start)
-
-    def _uncancelled(self, start: float, end: float) -> float:
-        """Seconds of start..end heard before the canceller found the echo's delay."""
         with self._lock:
             spans = list(self._unsettled)
-        return sum(max(0.0, min(end, b) - max(start, a)) for a, b in spans)
+        covered = sum(max(0.0, min(end, b) - max(start, a)) for a, b in spans)
+        return covered >= 0.5 * (end - start)
 
     def _overlapping(self, start: float, end: float) -> list[SpeakingInterval]:
         tail = self.settings.echo_tail
@@ -782,9 +779,7 @@ class Listener:
         # help names every command; a therapist's "patient in pain" over it must still count).
         slack = settings.echo_tail + settings.echo_word_slack
         if any(i.says_during(text, start, end, slack) for i in overlapping) and not (
-            intent is Intent.PAIN
-            and self._uncancelled(start, end) == 0.0
-            and self._heard_over_echo(start, end)
+            intent is Intent.PAIN and self._heard_over_echo(start, end)
         ):
             return reject("the assistant's own words")
         # What is left of the assistant's voice, before the canceller has found where a new
