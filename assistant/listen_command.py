@@ -49,9 +49,16 @@ def _source(
 
 
 def _listening_to(listener: Listener, source: AudioSource) -> str:
-    """The start-up line that says which engine listens, why, and to what."""
+    """The start-up line that says which engine listens, why, to what, and whether a noisy
+    room is turned down first."""
+    denoising = (
+        "RNNoise turns the room down while it is noisy"
+        if listener.denoises_noisy_rooms
+        else "noise is not turned down (RNNoise is not installed)"
+    )
     return (
-        f"Listening with {listener.choice.name} ({listener.choice.reason}) to {source.describe()}."
+        f"Listening with {listener.choice.name} ({listener.choice.reason}) to "
+        f"{source.describe()}; {denoising}."
     )
 
 

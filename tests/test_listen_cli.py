@@ -59,6 +59,7 @@ def test_listen_prints_each_command_as_json(recording) -> None:
         capture_output=True, text=True, timeout=120, check=True,
     )  # fmt: skip
     assert "Listening with pocketsphinx" in result.stderr
+    assert "RNNoise turns the room down while it is noisy" in result.stderr
     decisions = [json.loads(line) for line in result.stdout.splitlines()]
     accepted = [d for d in decisions if d["command"]]
     assert [d["command"] for d in accepted] == ["next", "pain", "resume", "stop"]

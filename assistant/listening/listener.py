@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.intents import ANSWER_INTENTS, Intent, Listening
+from assistant.listening.denoise import DenoisingInput, denoising_input
 from assistant.listening.engines import (
     SAMPLE_RATE,
     Engine,
@@ -23,7 +24,7 @@ from assistant.listening.engines import (
     create_engine,
 )
 from assistant.listening.pauses import pauses_before_a_last_phrase
-from assistant.listening.segmenter import Segmenter, SegmenterSettings, SegmentEvent
+from assistant.listening.segmenter import Segmenter, SegmenterSettings, SegmentEvent, level_db
 from assistant.listening.tones import ToneSettings, suppress_held_tones, tonal_share
 from assistant.vocabulary import (
     CommandVocabulary,
@@ -159,6 +160,13 @@ class ListenerSettings:
     # music at 10 dB).
     suppress_tones: bool = True
     room_seconds: float = 1.0
+    # Where the loud tenth of the last utterances (the median of three) stands less than this
+    # above the room's level, the stream is heard through RNNoise, where it is installed: then
+    # the segmenter and the engine hear the room's noise and music turned down (bench_asr: at
+    # 10 dB the speech stands 8 to 19 dB above the room, at 20 dB 16 to 26 dB, and heard
+    # through RNNoise the clean speech lost commands). Zero or less: never.
+    denoise_below_db: float = 18.0
+    denoised_floor_below_db: float = 6.0
     tones: ToneSettings = field(default_factory=ToneSettings)
     # A pain phrase the grammar search stopped partway into ("patient is in") is decoded again
     # whole, where the words heard hold at least half its letters (bench_asr: pain as the first
@@ -258,6 +266,9 @@ class Listener:
         self._held: Decision | None = None  # an accepted command waiting for quiet after it
         self._held_until = 0.0
         self._held_voice_end = 0.0  # where the voice of the held command, or faint more, ended
+        self._input = denoising_input() if self.settings.denoise_below_db > 0 else None
+        self._room_floor_db = -120.0  # the room's level as it came in, as the utterance began
+        self._clearances: deque[float] = deque(maxlen=3)  # how far utterances stood above it
         self._lock = threading.RLock()
 
     def _words_only_pain_has(self) -> frozenset[str]:
@@ -281,6 +292,11 @@ class Listener:
     def stream_time(self) -> float:
         """Seconds of audio fed so far."""
         return self._samples / SAMPLE_RATE
+
+    @property
+    def denoises_noisy_rooms(self) -> bool:
+        """Whether the stream is heard through RNNoise while the room is noisy."""
+        return self._input is not None
 
     def to_stream_time(self, monotonic: float) -> float:
         """Convert a time.monotonic() value to stream time (the stream starts at the first feed)."""
@@ -380,6 +396,36 @@ class Listener:
         with self._lock:
             if self._monotonic_origin is None:
                 self._monotonic_origin = time.monotonic() - len(data) / 2 / SAMPLE_RATE
+        if self._input is None:
+            return self._hear(data)
+        between = not self._in_utterance and not self._segmenter.opening
+        self._input.between_utterances = between
+        if between:
+            self._switch_denoising(self._input)
+        heard = self._input.process(np.frombuffer(data, dtype="<i2")).tobytes()
+        return self._as_emitted(self._hear(heard))
+
+    def _as_emitted(self, decisions: list[Decision]) -> list[Decision]:
+        """Decisions timed by what came in: the denoised stream lags it."""
+        lag = 0 if self._input is None else self._input.lag
+        return (
+            [dataclasses.replace(d, emitted_at=d.emitted_at + lag / SAMPLE_RATE) for d in decisions]
+            if lag
+            else decisions
+        )
+
+    def _switch_denoising(self, source: DenoisingInput) -> None:
+        """Between utterances, hear the stream through RNNoise while the room is noisy."""
+        noisy = bool(self._clearances) and (
+            float(np.median(self._clearances)) < self.settings.denoise_below_db
+        )
+        if noisy and not source.denoising:
+            source.start(np.frombuffer(b"".join(self._room), dtype="<i2"))
+        elif source.denoising and not noisy:
+            source.stop()
+
+    def _hear(self, data: bytes) -> list[Decision]:
+        """The stream as the listener hears it: decisions on utterances that ended in data."""
         if not self._in_utterance:
             self._apply_wanted_listening()
         decisions: list[Decision] = []
@@ -393,6 +439,11 @@ class Listener:
             # the sound devices, and pain said over it went unheard).
             now = self.stream_time
             self._segmenter.room_steady = self._room_steady and not self._overlapping(now, now)
+            self._segmenter.floor_at_least_db = (
+                self._input.floor_db - self.settings.denoised_floor_below_db
+                if self._input is not None and self._input.denoising
+                else -120.0
+            )
             self._samples += size // 2
             for event in self._segmenter.process(frame):
                 decisions += self._event(event)
@@ -443,16 +494,23 @@ class Listener:
         self._room_steady = False  # the room is not known again yet
         self._segment_offset = self.stream_time
         self.engine.new_channel()
+        if self._input is not None:
+            self._input = denoising_input()
+            self._clearances.clear()
 
     def flush(self) -> list[Decision]:
         """End of stream: decide on an utterance still open, and release a held command."""
+        decisions: list[Decision | None] = []
+        if self._input is not None and self._input.lag:
+            self._input.stop()  # what the denoiser held goes through as it came
+            decisions += self._hear(self._input.process(np.zeros(0, dtype=np.int16)).tobytes())
         self._samples += len(self._pending) // 2
         self._pending = b""
-        decisions = [self._finish(self.stream_time)] if self._in_utterance else []
+        finished = [self._finish(self.stream_time)] if self._in_utterance else []
         if self._held is not None:
-            decisions.insert(0, dataclasses.replace(self._held, emitted_at=self.stream_time))
+            decisions.append(dataclasses.replace(self._held, emitted_at=self.stream_time))
             self._held = None
-        return [d for d in decisions if d is not None]
+        return [d for d in decisions + finished if d is not None]
 
     def listen_for(self, listening: Listening) -> None:
         """Hear the commands, or yes/no while a question waits, or pain scores after pain.
@@ -499,6 +557,8 @@ class Listener:
             self._audio = []
             self._free_decoded = False
             self._before = b"".join(self._room)
+            if self._input is not None:
+                self._room_floor_db = self._input.floor_db
             self._joined = None
             self._join_last()
             return decisions
@@ -567,6 +627,8 @@ class Listener:
     def _finish(self, end: float) -> Decision | None:
         """The verdict on the utterance that ended at end; None while a command waits for quiet."""
         self._in_utterance = False
+        if self._input is not None:
+            self._clearances.append(self._loudest_tenth_db() - self._room_floor_db)
         joined, self._joined = self._joined, None
         finished = _Finished(self._utterance_start, end, self._previous_end, self._before)
         decision = self._verdict(end)
@@ -599,6 +661,13 @@ class Listener:
         if decision.accepted:
             self._last = None  # obeyed: it is not heard again as part of what follows
         return decision
+
+    def _loudest_tenth_db(self) -> float:
+        """The open utterance's level in 30 ms frames, that of its loud tenth (its voice)."""
+        audio = np.frombuffer(b"".join(self._audio), dtype="<i2")
+        size = self._frame_bytes // 2
+        levels = [level_db(audio[i : i + size]) for i in range(0, len(audio) - size + 1, size)]
+        return float(np.percentile(levels, 90)) if levels else -120.0
 
     def _pain_after_a_pause(self, end: float) -> Decision | None:
         """Pain at the end of the open utterance, after a pause the room's echo filled.

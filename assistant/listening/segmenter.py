@@ -68,6 +68,9 @@ class Segmenter:
         self._recent: deque[bytes] = deque(maxlen=self.settings.preroll_frames)
         self.in_speech = False
         self.room_steady = False  # told by the listener, which hears what the room plays
+        # Told by the listener while it hears the room denoised: the floor stays within some
+        # dB of the room as it came in, so faint leftovers of the noise do not count as voice.
+        self.floor_at_least_db = -120.0
         # The last frame, between utterances, would have kept one going: faint speech, perhaps.
         self.faint_voice = False
         self.speech_start = 0.0
@@ -92,7 +95,7 @@ class Segmenter:
         # Speech counts towards the floor too: a command is too short to move the median, and a
         # floor that never rose would hold music that swells up as one endless utterance.
         self._levels.append(level)
-        floor = float(np.median(self._levels))
+        floor = max(float(np.median(self._levels)), self.floor_at_least_db)
         # Hysteresis: hard to open, easy to continue, so a sentence in noise stays one utterance.
         opening_margin = settings.steady_margin_db if self.room_steady else settings.margin_db
         faint = (
