@@ -14,7 +14,9 @@ import pytest
 import soundfile as sf
 from recorded import CLI, history, speech_corpus
 
+from assistant.intents import Intent
 from assistant.speech.private_pulse import PrivatePulseAudio
+from assistant.vocabulary import load_vocabulary
 
 
 @pytest.fixture(scope="module")
@@ -297,7 +299,8 @@ def test_pain_said_while_the_assistant_speaks_is_heard_through_its_voice(
             time.sleep(max(0.0, help_began + into_the_help - time.monotonic()))
             pulse_audio.play_into_mic(say_wav("patient in pain"))
             try:
-                reader.wait_for("[heard] patient in pain", timeout=1.5)
+                # Heard as any pain phrase ("stop pain" once in CI): it is obeyed as pain.
+                reader.wait_for("[heard] ", timeout=1.5)
             except AssertionError:
                 continue
             heard_after.append(time.monotonic() - help_began)
@@ -313,10 +316,11 @@ def test_pain_said_while_the_assistant_speaks_is_heard_through_its_voice(
         speaking.close()
     heard = reader.heard()
     (session,) = history(db)
+    pain = {f"[heard] {phrase}" for phrase in load_vocabulary().commands[Intent.PAIN]}
     if echo_cancel:
-        assert heard == ["[heard] patient in pain"], "\n".join(reader.lines)
+        assert len(heard) == 1 and heard[0] in pain, "\n".join(reader.lines)
     else:
         # Mostly unheard (bench_echo: 0 of 90): the voice and the command run together into one
         # long utterance. Heard or not, nothing the assistant said itself is obeyed.
-        assert set(heard) <= {"[heard] patient in pain"}, "\n".join(reader.lines)
+        assert set(heard) <= pain, "\n".join(reader.lines)
     assert session["pain_events"] == len(heard)
