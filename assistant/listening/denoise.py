@@ -48,12 +48,21 @@ def library_path() -> Path | None:
     return None
 
 
-def _low_pass() -> Floats:
-    """A low-pass at 48 kHz: flat to 6.5 kHz, 6 dB down at 7.6 kHz, 46 dB down at 9 kHz."""
-    n = np.arange(-_HALF_TAPS, _HALF_TAPS + 1)
-    cutoff = 7600 / (SAMPLE_RATE * _RATIO)  # cycles per 48 kHz sample
-    taps = 2 * cutoff * np.sinc(2 * cutoff * n) * np.kaiser(len(n), 6.0)
-    return taps / taps.sum()
+class _LowPass:
+    """A streaming low-pass at 48 kHz: flat to 6.5 kHz, 6 dB down at 7.6 kHz, 46 dB down at
+    9 kHz; it keeps the last samples of one call for the next."""
+
+    def __init__(self) -> None:
+        n = np.arange(-_HALF_TAPS, _HALF_TAPS + 1)
+        cutoff = 7600 / (SAMPLE_RATE * _RATIO)  # cycles per 48 kHz sample
+        taps = 2 * cutoff * np.sinc(2 * cutoff * n) * np.kaiser(len(n), 6.0)
+        self._taps = taps / taps.sum()
+        self._history = np.zeros(len(taps) - 1)
+
+    def __call__(self, signal: Floats) -> Floats:
+        joined = np.concatenate([self._history, signal])
+        self._history = joined[len(joined) - len(self._history) :]
+        return np.convolve(joined, self._taps, mode="valid")
 
 
 @functools.cache
@@ -107,17 +116,15 @@ class Denoiser:
 
     def __init__(self, path: Path) -> None:
         self._network = _Network(path)
-        self._taps = _low_pass()
-        width = len(self._taps) - 1
-        self._up_history = np.zeros(width)  # the raised stream's last samples, for the filter
-        self._down_history = np.zeros(width)
+        self._raise = _LowPass()  # takes out the images of raising the rate
+        self._lower = _LowPass()  # takes out what would fold back on lowering it
         self._to_denoise = np.zeros(0)  # raised samples short of a whole frame
 
     def process(self, samples: Samples) -> Samples:
         given = np.asarray(samples, dtype=np.float64)
         raised = np.zeros(len(given) * _RATIO)
         raised[::_RATIO] = given * _RATIO
-        pending = np.concatenate([self._to_denoise, self._filter(raised, "_up_history")])
+        pending = np.concatenate([self._to_denoise, self._raise(raised)])
         whole = len(pending) // _FRAME * _FRAME
         self._to_denoise = pending[whole:]
         if not whole:
@@ -127,14 +134,8 @@ class Denoiser:
             for i in range(0, whole, _FRAME)
         ]
         # Whole frames are a multiple of _RATIO samples, so every call keeps the same phase.
-        out = self._filter(np.concatenate(frames), "_down_history")[::_RATIO]
+        out = self._lower(np.concatenate(frames))[::_RATIO]
         return np.clip(np.round(out), -32768, 32767).astype(np.int16)
-
-    def _filter(self, signal: Floats, history: str) -> Floats:
-        before = getattr(self, history)
-        joined = np.concatenate([before, signal])
-        setattr(self, history, joined[len(joined) - len(before) :])
-        return np.convolve(joined, self._taps, mode="valid")
 
 
 class DenoisingInput:
