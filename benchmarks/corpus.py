@@ -169,6 +169,38 @@ LATER_ASIDES: tuple[str, ...] = (
     "All good?",
 )
 
+# Still more, written on 2026-12-05 when the therapist's instructions among ASIDES and
+# LATER_ASIDES were listed in other_speech, and before any run on them: none is listed, and none
+# was ever tuned on. Some hold words of commands ("slowly", "hold"), as a therapist's do.
+UNSEEN_ASIDES: tuple[str, ...] = (
+    "Take a deep breath.",
+    "Keep breathing.",
+    "Nice and easy.",
+    "Easy does it.",
+    "That's it.",
+    "Good, that's it.",
+    "Just a moment.",
+    "Bear with me.",
+    "Not long now.",
+    "You're doing well.",
+    "Let your arms hang.",
+    "Tuck your chin in.",
+    "Drop your shoulders.",
+    "Turn your head.",
+    "Face down, please.",
+    "Stay relaxed.",
+    "Little bit more.",
+    "Slowly now.",
+    "Hold it there.",
+    "How's that?",
+    "Is that alright?",
+    "Let me know.",
+    "Feels good.",
+    "Much easier.",
+    "A bit tight.",
+    "Oh, that's nice.",
+)
+
 
 def assistant_announcements(protocol: str = "cervical") -> tuple[str, ...]:
     """What the assistant itself says in a session, worded by the real phrase book.
