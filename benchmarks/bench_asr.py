@@ -50,6 +50,7 @@ def _run_clips(args: tuple[str, list[str], list[str], list[str], str | None]) ->
         clips += corpus.sentence_clips(corpus.PATIENT_REPLIES, "reply", talkers, [condition])
         clips += corpus.sentence_clips(corpus.ASIDES, "aside", talkers, [condition])
         clips += corpus.sentence_clips(corpus.LATER_ASIDES, "later aside", talkers, [condition])
+        clips += corpus.sentence_clips(corpus.UNSEEN_ASIDES, "unseen aside", talkers, [condition])
         clips += corpus.human_clips([condition])
     listener = Listener(
         settings=with_overrides(ListenerSettings(), overrides), vosk_model=vosk_model
@@ -141,7 +142,7 @@ def _stream_clip(listener: Listener, clip: corpus.Clip, step: int) -> tuple[dict
 
 def _kind(clip: corpus.Clip, listed: set[str]) -> str:
     """A reply or aside is scored apart by whether the vocabulary lists it as other speech."""
-    if clip.kind not in ("reply", "aside"):
+    if clip.kind not in ("reply", "aside", "later aside"):
         return clip.kind
     return f"{clip.kind} ({'listed' if normalize(clip.text) in listed else 'not listed'})"
 
@@ -267,8 +268,8 @@ def _summarise(results: list[dict[str, Any]], show_errors: bool) -> dict[str, An
         },
         # distractor: the therapist's sentences; reply: a patient's short answers, listed in the
         # vocabulary's other_speech (or answers) or not; aside: words said in passing, listed or
-        # not; later aside: more of them, none listed or tuned on; human: recorded readings and
-        # card names
+        # not; later aside: more of them, listed or not, none tuned on; unseen aside: still more,
+        # none listed or tuned on; human: recorded readings and card names
         "false_accepts_by_kind": {c: f"{v[0]}/{v[1]}" for c, v in sorted(false_by_kind.items())},
         # Each pain phrase by each speaker, heard by a new listener as the first thing it hears.
         "pain_as_first_command": {c: f"{v[0]}/{v[1]}" for c, v in sorted(first_pain.items())},
@@ -320,7 +321,11 @@ def main(argv: list[str] | None = None) -> int:
             pass
     talkers = [s for s in corpus.SPEAKERS if s.name in DISTRACTOR_SPEAKERS]
     for _ in corpus.sentence_clips(
-        corpus.THERAPIST_SENTENCES + corpus.PATIENT_REPLIES + corpus.ASIDES,
+        corpus.THERAPIST_SENTENCES
+        + corpus.PATIENT_REPLIES
+        + corpus.ASIDES
+        + corpus.LATER_ASIDES
+        + corpus.UNSEEN_ASIDES,
         "distractor",
         talkers,
         [],
