@@ -117,8 +117,8 @@ PATIENT_REPLIES: tuple[str, ...] = (
 # Words said in passing, to the patient or to no one: the shortest speech, and so the most
 # easily forced into a command. None was a phrase of the vocabulary when they were written, on
 # purpose: they measure how well rejection does on speech it was never shown. The instructions
-# to the patient among them (breathing, turning, positioning) are now listed in other_speech,
-# and scored apart.
+# to the patient among them (breathing, turning, positioning, pace) are now listed in
+# other_speech, and scored apart.
 ASIDES: tuple[str, ...] = (
     "Please.",
     "Now.",
@@ -147,7 +147,8 @@ ASIDES: tuple[str, ...] = (
 )
 
 # More words said in passing, written as the patient instructions among ASIDES were listed in
-# the vocabulary's other_speech and before any run on them: none was ever tuned on.
+# the vocabulary's other_speech and before any run on them. Those that are words were listed in
+# turn on 2026-12-05, and are scored apart; none was tuned on otherwise.
 LATER_ASIDES: tuple[str, ...] = (
     "Nice and slow.",
     "Let it go.",

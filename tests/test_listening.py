@@ -653,10 +653,19 @@ def test_a_patients_short_replies_are_not_obeyed(listener: Listener, corpus) -> 
 
 
 def test_a_therapists_instructions_to_the_patient_are_room_talk(listener: Listener, corpus) -> None:
-    """Breathing and turning cues are what a therapist says most; unlisted, the grammar forced
-    them into commands ("breathe in" into "resume", "relax" into "next")."""
+    """Breathing, turning and holding cues are what a therapist says most; unlisted, the grammar
+    forced them into commands ("breathe in" into "resume", "relax" into "next", "stay still"
+    into "status")."""
     vocabulary = load_vocabulary()
-    instructions = ("Breathe in.", "Breathe out.", "Relax.", "Turn over.", "Chin down.")
+    instructions = (
+        "Breathe in.",
+        "Breathe out.",
+        "Relax.",
+        "Turn over.",
+        "Chin down.",
+        "Stay still.",
+        "There we go.",
+    )
     assert all(normalize(text) in vocabulary.other_speech_phrases() for text in instructions)
     cues = {normalize(text) for text in instructions}
     unlisted = vocabulary.model_copy(
