@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import statistics
 import threading
 import time
 from collections import deque
@@ -427,7 +428,7 @@ class Listener:
     def _switch_denoising(self, source: DenoisingInput) -> None:
         """Between utterances, hear the stream through RNNoise while the room is noisy."""
         noisy = bool(self._clearances) and (
-            float(np.median(self._clearances)) < self.settings.denoise_below_db
+            statistics.median(self._clearances) < self.settings.denoise_below_db
         )
         if noisy and not source.denoising:
             source.start(np.frombuffer(b"".join(self._room), dtype="<i2"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections import deque
 from dataclasses import dataclass
 
@@ -16,6 +17,32 @@ def level_db(samples: np.ndarray) -> float:
         return -120.0
     scaled = samples.astype(np.float32) / 32768
     return float(10 * np.log10(np.mean(scaled * scaled) + 1e-12))
+
+
+class RunningMedian:
+    """The median of the last `size` values added, as numpy's median has it; kept sorted as they
+    come and go, because it is asked for every 30 ms."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._window: deque[float] = deque()
+        self._sorted: list[float] = []
+
+    def __len__(self) -> int:
+        return len(self._window)
+
+    def add(self, value: float) -> None:
+        if len(self._window) == self._size:
+            del self._sorted[bisect.bisect_left(self._sorted, self._window.popleft())]
+        self._window.append(value)
+        bisect.insort(self._sorted, value)
+
+    @property
+    def median(self) -> float:
+        middle = len(self._sorted) // 2
+        if len(self._sorted) % 2:
+            return self._sorted[middle]
+        return (self._sorted[middle - 1] + self._sorted[middle]) / 2
 
 
 @dataclass(frozen=True)
@@ -60,8 +87,8 @@ class Segmenter:
         self._vad = Vad(self.settings.vad_mode, SAMPLE_RATE, self.settings.frame_seconds)
         self.frame_bytes: int = self._vad.frame_bytes
         self.frame_seconds = self.frame_bytes / 2 / SAMPLE_RATE
-        self._levels: deque[float] = deque(
-            maxlen=max(1, round(self.settings.floor_window_s / self.frame_seconds))
+        self._levels = RunningMedian(
+            max(1, round(self.settings.floor_window_s / self.frame_seconds))
         )
         self._frames = 0
         self._run = 0  # consecutive frames agreeing with a state change
@@ -94,8 +121,8 @@ class Segmenter:
         now = self._frames * self.frame_seconds
         # Speech counts towards the floor too: a command is too short to move the median, and a
         # floor that never rose would hold music that swells up as one endless utterance.
-        self._levels.append(level)
-        floor = max(float(np.median(self._levels)), self.floor_at_least_db)
+        self._levels.add(level)
+        floor = max(self._levels.median, self.floor_at_least_db)
         # Hysteresis: hard to open, easy to continue, so a sentence in noise stays one utterance.
         opening_margin = settings.steady_margin_db if self.room_steady else settings.margin_db
         faint = (
