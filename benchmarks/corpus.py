@@ -117,8 +117,9 @@ PATIENT_REPLIES: tuple[str, ...] = (
 # Words said in passing, to the patient or to no one: the shortest speech, and so the most
 # easily forced into a command. None was a phrase of the vocabulary when they were written, on
 # purpose: they measure how well rejection does on speech it was never shown. The instructions
-# to the patient among them (breathing, turning, positioning, pace) are now listed in
-# other_speech, and scored apart.
+# to the patient among them and the words that mark a step ("one moment", "here we go") are now
+# listed in other_speech, all but those that took commands (voices/en/commands.yaml says which),
+# and scored apart.
 ASIDES: tuple[str, ...] = (
     "Please.",
     "Now.",
@@ -147,8 +148,8 @@ ASIDES: tuple[str, ...] = (
 )
 
 # More words said in passing, written as the patient instructions among ASIDES were listed in
-# the vocabulary's other_speech and before any run on them. Those that are words were listed in
-# turn on 2026-12-05, and are scored apart; none was tuned on otherwise.
+# the vocabulary's other_speech and before any run on them. Most of those that are words were
+# listed in turn on 2026-12-05, and are scored apart; none was tuned on otherwise.
 LATER_ASIDES: tuple[str, ...] = (
     "Nice and slow.",
     "Let it go.",
@@ -172,7 +173,8 @@ LATER_ASIDES: tuple[str, ...] = (
 
 # Still more, written on 2026-12-05 when the therapist's instructions among ASIDES and
 # LATER_ASIDES were listed in other_speech, and before any run on them: none is listed, and none
-# was ever tuned on. Some hold words of commands ("slowly", "hold"), as a therapist's do.
+# was ever tuned on. Some sound like commands or hold their words ("slowly now", "hold it
+# there"), as a therapist's do.
 UNSEEN_ASIDES: tuple[str, ...] = (
     "Take a deep breath.",
     "Keep breathing.",
