@@ -204,6 +204,42 @@ UNSEEN_ASIDES: tuple[str, ...] = (
     "Oh, that's nice.",
 )
 
+# And more again, written on the evening of 2026-12-05 before a rule was tried that lets the
+# decoding as ordinary speech overrule weakly heard pain: none is listed, and none was run before
+# that rule was settled. Some sound much like pain phrases ("it helps") or hold command words.
+NEW_ASIDES: tuple[str, ...] = (
+    "Are you warm enough?",
+    "Is the pressure okay?",
+    "Let me get more oil.",
+    "Your neck feels stiff.",
+    "A little to the right.",
+    "That's the spot.",
+    "Can you feel that?",
+    "Try to let go.",
+    "Just breathe.",
+    "Comfortable?",
+    "We're halfway.",
+    "Keep still for me.",
+    "Head straight.",
+    "Okay, good.",
+    "Right, lovely.",
+    "I can feel the knot.",
+    "Almost finished.",
+    "Shall we move on?",
+    "Lie on your side.",
+    "Not too hard?",
+    "A bit harder.",
+    "Sounds good.",
+    "It's tense here.",
+    "It helps.",
+    "Feels tight.",
+    "My neck.",
+    "Perfect, thanks.",
+    "Stretch your arms.",
+    "It's nice.",
+    "Hands on your tummy.",
+)
+
 
 def assistant_announcements(protocol: str = "cervical") -> tuple[str, ...]:
     """What the assistant itself says in a session, worded by the real phrase book.
