@@ -671,6 +671,11 @@ def test_a_therapists_instructions_to_the_patient_are_room_talk(listener: Listen
     unlisted = vocabulary.model_copy(
         update={"other_speech": tuple(p for p in vocabulary.other_speech if p not in cues)}
     )
+    # Unlisted, only the decoding as ordinary speech keeps them out, where it overrules at all:
+    # listing them does not depend on that.
+    unvetoed = ListenerSettings(
+        pain_overruled_below=0.0, free_text_may_overrule_sure_commands=False
+    )
     speakers = [s for s in corpus.SPEAKERS if s.name in ("hibari", "hibari-low", "espeak-us")]
     clips = list(
         corpus.sentence_clips(instructions, "aside", speakers, ["clean", "pink_10db"], lead=ROOM)
@@ -682,7 +687,9 @@ def test_a_therapists_instructions_to_the_patient_are_room_talk(listener: Listen
         heard_as_themselves += any(
             starts_with_words(normalize(clip.text), d.text) for d in decisions
         )
-        before = listen_to_samples(clip.audio, Listener(unlisted, engine=listener.engine))
+        before = listen_to_samples(
+            clip.audio, Listener(unlisted, engine=listener.engine, settings=unvetoed)
+        )
         obeyed_unlisted += bool(_accepted(before))
     assert heard_as_themselves >= 0.8 * len(clips)
     assert obeyed_unlisted >= 4
@@ -843,6 +850,65 @@ def test_words_that_sound_like_the_command_do_not_overrule_it(listener: Listener
     assert _decided_with_free_text(listener, help_heard, 1.5, "hell").command is Intent.HELP
     vetoed = _decided_with_free_text(listener, help_heard, 1.5, "national")
     assert vetoed.reason == "heard as other words"
+
+
+def test_a_sure_command_heard_as_more_words_than_it_has_is_other_words(
+    listener: Listener,
+) -> None:
+    """ "Slowly now" is heard as "slow down" the phone loop confirms well; as ordinary speech it
+    is "slow we now", more words than the phrase has."""
+    slow_down = Hypothesis("slow down", 0.75)
+    assert slow_down.confidence >= listener.settings.free_text_overrules_below
+    vetoed = _decided_with_free_text(listener, slow_down, 1.6, "slow we now")
+    assert vetoed.command is None and vetoed.reason == "heard as other words"
+    # As many words, or only one more that is not the phrase's: a phrase said in noise.
+    for heard in ("slow down", "slow out", "slow down please"):
+        kept = _decided_with_free_text(listener, slow_down, 1.6, heard)
+        assert kept.command is Intent.SLOWER, (heard, kept)
+
+
+def test_a_command_that_opens_with_room_talk_needs_its_own_words_heard(listener: Listener) -> None:
+    """ "Okay then" is heard as "okay next"; as ordinary speech it is "okay" and another word."""
+    okay_next = Hypothesis("okay next", 0.75)
+    for heard in ("okay then", "okay that"):
+        vetoed = _decided_with_free_text(listener, okay_next, 1.6, heard)
+        assert vetoed.command is None and vetoed.reason == "heard as other words", heard
+    for heard in ("okay next", "okay next please", "next", "there okay next"):
+        kept = _decided_with_free_text(listener, okay_next, 1.6, heard)
+        assert kept.command is Intent.NEXT, (heard, kept)
+
+
+def test_weak_pain_heard_as_a_few_other_words_is_not_pain(listener: Listener) -> None:
+    """ "Is that alright?" came out of the grammar as "it hurts", the phone loop agreeing poorly;
+    decoded as ordinary speech it is three words, none of pain's."""
+    weak = Hypothesis("it hurts", 0.5)
+    assert weak.confidence < listener.settings.pain_overruled_below
+    vetoed = _decided_with_free_text(listener, weak, 1.7, "is that alright")
+    assert vetoed.command is None and vetoed.reason == "heard as other words"
+    # Two words are not enough where the grammar heard pain itself; pain's own words, or the
+    # phrase's, keep it ("thank you it hurts": pain said after other words).
+    for heard in ("that's nice", "thank you it hurts", "it go test", "higher", ""):
+        kept = _decided_with_free_text(listener, weak, 1.7, heard)
+        assert kept.command is Intent.PAIN, (heard, kept)
+    # The phone loop agreeing well, nothing overrules pain.
+    sure = Hypothesis("it hurts", listener.settings.pain_overruled_below)
+    assert _decided_with_free_text(listener, sure, 1.7, "is that alright").command is Intent.PAIN
+
+
+def test_a_patients_reply_the_commands_alone_take_for_pain_is_not_pain(corpus) -> None:
+    """ "Bit sore" and "a bit tight" the grammar hears as room talk, the commands alone as "it
+    hurts"; decoded as ordinary speech they are two other words ("good slower", "that's nice")."""
+    speakers = [s for s in corpus.SPEAKERS if s.name in ("hibari", "hibari-low")]
+    clips = list(corpus.sentence_clips(["Bit sore."], "reply", speakers, lead=ROOM))
+    clips += corpus.sentence_clips(["A bit tight."], "reply", speakers[:1], lead=ROOM)
+    unvetoed = ListenerSettings(pain_overruled_below=0.0)
+    for clip in clips:
+        # New engines: what earlier utterances made one hear must not decide these.
+        before = listen_to_samples(clip.audio, Listener(load_vocabulary(), settings=unvetoed))
+        assert _accepted(before) == [Intent.PAIN], (clip.name, before)
+        decisions = listen_to_samples(clip.audio, Listener(load_vocabulary()))
+        assert not _accepted(decisions), (clip.name, decisions)
+        assert "heard as other words" in [d.reason for d in decisions], (clip.name, decisions)
 
 
 def test_a_phrase_heard_alone_as_ordinary_speech_may_run_long_in_noise(listener: Listener) -> None:

@@ -149,12 +149,26 @@ class ListenerSettings:
     # Decode the vocabulary's other_speech phrases too, so that a patient's "thank you" is heard
     # as itself instead of being forced into the nearest command (bench_asr: replies).
     other_speech_in_grammar: bool = True
-    # A command the phone loop confirms this well stands, whatever the decoding among frequent
-    # words heard (bench_asr: a quiet room keeps its accuracy).
+    # A command the phone loop confirms this well stands against other words the decoding among
+    # frequent words heard (bench_asr: a quiet room keeps its accuracy) ...
     free_text_overrules_below: float = 0.7
-    # ... and it overrules none where what it heard is within this many phone edits per phone
-    # of the phrase: in noise it hears "hell" for "help", "after" for "faster" (bench_asr).
+    # ... unless it heard more words than the phrase has, two of them not the phrase's
+    # (bench_asr: "slowly now" heard as "slow down", "bit more" as "resume"; no command was
+    # heard so), or, for a phrase that opens with room talk, the room talk without the rest
+    # ("okay then" heard as "okay next"; one "okay next" of 30 was heard as "okay lead") ...
+    free_text_may_overrule_sure_commands: bool = True
+    # ... and below it, it overrules none where what it heard is within this many phone edits per
+    # phone of the phrase: in noise it hears "hell" for "help", "after" for "faster" (bench_asr).
     free_text_sounds_alike_within: float = 0.5
+    # Pain the phone loop agrees with less than this is overruled where the decoding as ordinary
+    # speech heard other words, none of pain's: at least pain_overruled_by_words of them where
+    # the grammar first heard no pain ("that's nice", "bit sorry" for "a bit tight", "bit sore",
+    # which the commands alone took for "it hurts"), one more where it heard pain itself ("is
+    # that alright"). Never over the assistant's voice, where nothing is decoded so (bench_asr:
+    # replies and words said in passing taken for pain, against pain as the first command; a
+    # real "it hurts" in noise came out as "higher", "good" or "deep good").
+    pain_overruled_below: float = 0.6
+    pain_overruled_by_words: int = 2
     segmenter: SegmenterSettings = field(default_factory=SegmenterSettings)
     # While the room between utterances is mostly held tones (music), they are turned down in
     # each utterance before it is decoded; this much of the room is kept to tell (bench_asr:
@@ -239,6 +253,7 @@ class Listener:
         self._restrict_engine()
         self._spoken_words = {w for p in self.vocabulary.every_phrase() for w in p.split()}
         self._pain_words = self._words_only_pain_has()
+        self._openings = self._room_talk_openings()
         self._wanted: Listening | None = None  # applied when an utterance starts
         self._listening = Listening.COMMANDS
         self._segmenter = Segmenter(self.settings.segmenter)
@@ -290,6 +305,16 @@ class Listener:
             *(w for p in self.vocabulary.other_speech_phrases() for w in p.split()),
         }
         return frozenset(pain - others)
+
+    def _room_talk_openings(self) -> dict[str, str]:
+        """Command phrases that open with a phrase of room talk ("okay" of "okay next"), to it."""
+        talk = self.vocabulary.other_speech_phrases()
+        return {
+            phrase: opening
+            for phrase in self.vocabulary.every_phrase()
+            for opening in talk
+            if opening != phrase and starts_with_words(phrase, opening)
+        }
 
     # -- clocks and assistant speech ----------------------------------------------------------
 
@@ -849,6 +874,10 @@ class Listener:
             return reject("not sure enough it was a command")
         if self._heard_as_other_words(intent, text, confidence):
             return reject("heard as other words")
+        if intent is Intent.PAIN and self._pain_heard_as_other_words(
+            text, confidence, pain_first=self._table.get(hypothesis.text) is Intent.PAIN
+        ):
+            return reject("heard as other words")
         if (
             overlapping
             and intent is not Intent.PAIN
@@ -944,25 +973,53 @@ class Listener:
         when it shares no word with the phrase, or hears two or more words that no phrase has
         ("how are feeling today" for "how many left"), and the phone loop agreed poorly. In
         noise it mishears words too, so a word in common stands ("stop student" for "stop
-        session"), and so do words that sound like the phrase ("hell" for "help"). Never pain:
-        "it hurts" comes out as "higher" or "good" too often (bench_asr).
-        Nor answers and pain scores, which the assistant says back.
+        session"), and so do words that sound like the phrase ("hell" for "help"). A command the
+        phone loop agreed with well is overruled only where more words than the phrase has were
+        heard, two of them at least not the phrase's ("slow we now" for "slow down"): a phrase
+        really said is heard as itself, or as as many words. A phrase that opens with room talk
+        ("okay next") needs the rest of its words heard, however sure the phone loop was. Not pain, by these rules: "it
+        hurts" comes out as "higher" or "good" too often (bench_asr); pain has a stricter rule
+        of its own (_pain_heard_as_other_words). Nor answers and pain scores, which the
+        assistant says back.
         """
-        if (
-            intent in ANSWER_INTENTS
-            or intent in (Intent.PAIN, Intent.PAIN_LEVEL)
-            or confidence >= self.settings.free_text_overrules_below
-        ):
+        if intent in ANSWER_INTENTS or intent in (Intent.PAIN, Intent.PAIN_LEVEL):
+            return False
+        confident = confidence >= self.settings.free_text_overrules_below
+        if confident and not self.settings.free_text_may_overrule_sure_commands:
             return False
         free_text = self._free_text()
         if free_text is None:
             return False
         heard, phrase = free_text.split(), set(text.split())
+        opening = self._openings.get(text)
+        if opening is not None and starts_with_words(free_text, opening):
+            # Room talk begins the same ("okay then" as "okay next"): its own words decide.
+            return not (phrase - set(opening.split())) & set(heard)
+        if confident:
+            return len(heard) > len(text.split()) and sum(w not in phrase for w in heard) >= 2
         foreign = sum(w not in self._spoken_words for w in heard)
         if phrase & set(heard) and foreign < 2:
             return False
         distance = self.engine.sound_distance(free_text, text)
         return distance is None or distance > self.settings.free_text_sounds_alike_within
+
+    def _pain_heard_as_other_words(self, text: str, confidence: float, pain_first: bool) -> bool:
+        """Whether weakly heard pain was heard as ordinary speech as a few words, none of pain's.
+
+        Words that only pain phrases have, or those of the phrase heard, keep it: said after
+        other words, pain is heard so ("thank you it hurts"). Where the grammar heard the pain
+        phrase itself (pain_first), rather than room talk that was decoded again among the
+        commands, it takes one word more.
+        """
+        settings = self.settings
+        if confidence >= settings.pain_overruled_below:
+            return False
+        free_text = self._free_text()
+        if not free_text:
+            return False
+        heard = free_text.split()
+        needed = settings.pain_overruled_by_words + (1 if pain_first else 0)
+        return len(heard) >= needed and not (self._pain_words | set(text.split())) & set(heard)
 
 
 # -- files ---------------------------------------------------------------------------------------
