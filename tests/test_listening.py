@@ -671,8 +671,8 @@ def test_a_therapists_instructions_to_the_patient_are_room_talk(listener: Listen
     unlisted = vocabulary.model_copy(
         update={"other_speech": tuple(p for p in vocabulary.other_speech if p not in cues)}
     )
-    # Unlisted, only the decoding as ordinary speech keeps them out, where it overrules at all:
-    # listing them does not depend on that.
+    # Unlisted, the decoding as ordinary speech keeps most of them out too; what the listing
+    # does is measured without it.
     unvetoed = ListenerSettings(
         pain_overruled_below=0.0, free_text_may_overrule_sure_commands=False
     )

@@ -977,10 +977,10 @@ class Listener:
         phone loop agreed with well is overruled only where more words than the phrase has were
         heard, two of them at least not the phrase's ("slow we now" for "slow down"): a phrase
         really said is heard as itself, or as as many words. A phrase that opens with room talk
-        ("okay next") needs the rest of its words heard, however sure the phone loop was. Not pain, by these rules: "it
-        hurts" comes out as "higher" or "good" too often (bench_asr); pain has a stricter rule
-        of its own (_pain_heard_as_other_words). Nor answers and pain scores, which the
-        assistant says back.
+        ("okay next") needs the rest of its words heard, however sure the phone loop was. Not
+        pain, by these rules: "it hurts" comes out as "higher" or "good" too often (bench_asr);
+        pain has a stricter rule of its own (_pain_heard_as_other_words). Nor answers and pain
+        scores, which the assistant says back.
         """
         if intent in ANSWER_INTENTS or intent in (Intent.PAIN, Intent.PAIN_LEVEL):
             return False
@@ -992,9 +992,12 @@ class Listener:
             return False
         heard, phrase = free_text.split(), set(text.split())
         opening = self._openings.get(text)
-        if opening is not None and starts_with_words(free_text, opening):
-            # Room talk begins the same ("okay then" as "okay next"): its own words decide.
-            return not (phrase - set(opening.split())) & set(heard)
+        if (
+            opening is not None
+            and starts_with_words(free_text, opening)
+            and not (phrase - set(opening.split())) & set(heard)
+        ):
+            return True  # room talk that begins the same ("okay then" as "okay next")
         if confident:
             return len(heard) > len(text.split()) and sum(w not in phrase for w in heard) >= 2
         foreign = sum(w not in self._spoken_words for w in heard)
