@@ -269,8 +269,9 @@ def _summarise(results: list[dict[str, Any]], show_errors: bool) -> dict[str, An
         },
         # distractor: the therapist's sentences; reply: a patient's short answers, listed in the
         # vocabulary's other_speech (or answers) or not; aside: words said in passing, listed or
-        # not; later aside: more of them, listed or not, none tuned on; unseen aside and new aside:
-        # still more, none listed or tuned on; human: recorded readings and card names
+        # not; later aside: more of them, listed or not; unseen aside and new aside: still more,
+        # none listed (corpus.py says what was tuned on which); human: recorded readings and card
+        # names
         "false_accepts_by_kind": {c: f"{v[0]}/{v[1]}" for c, v in sorted(false_by_kind.items())},
         # Each pain phrase by each speaker, heard by a new listener as the first thing it hears.
         "pain_as_first_command": {c: f"{v[0]}/{v[1]}" for c, v in sorted(first_pain.items())},

@@ -172,9 +172,10 @@ LATER_ASIDES: tuple[str, ...] = (
 )
 
 # Still more, written on 2026-12-05 when the therapist's instructions among ASIDES and
-# LATER_ASIDES were listed in other_speech, and before any run on them: none is listed, and none
-# was ever tuned on. Some sound like commands or hold their words ("slowly now", "hold it
-# there"), as a therapist's do.
+# LATER_ASIDES were listed in other_speech, and before any run on them: none is listed. The
+# rules that let the decoding as ordinary speech overrule sure commands and doubtful pain were
+# chosen on them among the others, so they are no longer held out. Some sound like commands or
+# hold their words ("slowly now", "hold it there"), as a therapist's do.
 UNSEEN_ASIDES: tuple[str, ...] = (
     "Take a deep breath.",
     "Keep breathing.",
@@ -204,9 +205,10 @@ UNSEEN_ASIDES: tuple[str, ...] = (
     "Oh, that's nice.",
 )
 
-# And more again, written on the evening of 2026-12-05 before a rule was tried that lets the
-# decoding as ordinary speech overrule weakly heard pain: none is listed, and none was run before
-# that rule was settled. Some sound much like pain phrases ("it helps") or hold command words.
+# And more again, written on the evening of 2026-12-05 before those rules were tried: none is
+# listed. The rules for pain and for sure commands were settled before any run on them; the one
+# for "okay next" came after a run of the code before them had taken "okay, good" for it.
+# Some sound much like pain phrases ("it helps") or hold command words.
 NEW_ASIDES: tuple[str, ...] = (
     "Are you warm enough?",
     "Is the pressure okay?",

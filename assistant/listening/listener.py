@@ -872,10 +872,8 @@ class Listener:
             # The phone loop is a rough judge ("help" came out of it as "OW DH"): a decoding as
             # ordinary speech that hears the very phrase confirms it all the same.
             return reject("not sure enough it was a command")
-        if self._heard_as_other_words(intent, text, confidence):
-            return reject("heard as other words")
-        if intent is Intent.PAIN and self._pain_heard_as_other_words(
-            text, confidence, pain_first=self._table.get(hypothesis.text) is Intent.PAIN
+        if self._heard_as_other_words(
+            intent, text, confidence, pain_first=self._table.get(hypothesis.text) is Intent.PAIN
         ):
             return reject("heard as other words")
         if (
@@ -965,7 +963,9 @@ class Listener:
         sure = best.confidence >= self.settings.threshold(Intent.PAIN)
         return best if best.text in started and sure else None
 
-    def _heard_as_other_words(self, intent: Intent, text: str, confidence: float) -> bool:
+    def _heard_as_other_words(
+        self, intent: Intent, text: str, confidence: float, pain_first: bool
+    ) -> bool:
         """Whether a decoding among the language's frequent words heard something else.
 
         The grammar forces any speech into some phrase ("a bit lower" into "take a note"); a
@@ -979,10 +979,13 @@ class Listener:
         really said is heard as itself, or as as many words. A phrase that opens with room talk
         ("okay next") needs the rest of its words heard, however sure the phone loop was. Not
         pain, by these rules: "it hurts" comes out as "higher" or "good" too often (bench_asr);
-        pain has a stricter rule of its own (_pain_heard_as_other_words). Nor answers and pain
-        scores, which the assistant says back.
+        pain has a stricter rule of its own (_pain_heard_as_other_words; pain_first: the grammar
+        heard the pain phrase itself). Nor answers and pain scores, which the assistant says
+        back.
         """
-        if intent in ANSWER_INTENTS or intent in (Intent.PAIN, Intent.PAIN_LEVEL):
+        if intent is Intent.PAIN:
+            return self._pain_heard_as_other_words(text, confidence, pain_first)
+        if intent in ANSWER_INTENTS or intent is Intent.PAIN_LEVEL:
             return False
         confident = confidence >= self.settings.free_text_overrules_below
         if confident and not self.settings.free_text_may_overrule_sure_commands:
@@ -990,7 +993,8 @@ class Listener:
         free_text = self._free_text()
         if free_text is None:
             return False
-        heard, phrase = free_text.split(), set(text.split())
+        words = text.split()
+        heard, phrase = free_text.split(), set(words)
         opening = self._openings.get(text)
         if (
             opening is not None
@@ -999,7 +1003,7 @@ class Listener:
         ):
             return True  # room talk that begins the same ("okay then" as "okay next")
         if confident:
-            return len(heard) > len(text.split()) and sum(w not in phrase for w in heard) >= 2
+            return len(heard) > len(words) and sum(w not in phrase for w in heard) >= 2
         foreign = sum(w not in self._spoken_words for w in heard)
         if phrase & set(heard) and foreign < 2:
             return False
