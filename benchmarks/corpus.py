@@ -243,6 +243,44 @@ NEW_ASIDES: tuple[str, ...] = (
 )
 
 
+# Held out: written late on 2026-12-05, after every rule above was settled, and committed before
+# any run on them; none is listed. Nothing is to be tuned on them: they say how rejection does on
+# speech no choice was made on. Some ask after pain ("any pain?", "does it hurt?") or hold a
+# command's words ("carry on breathing"), as a therapist's questions do.
+HELD_OUT_ASIDES: tuple[str, ...] = (
+    "Does it hurt?",
+    "Any pain?",
+    "Hang on.",
+    "How does that feel?",
+    "Wiggle your toes.",
+    "Is that too much?",
+    "Mind the edge.",
+    "Sorry, cold hands.",
+    "Let me move the pillow.",
+    "Arms up.",
+    "Breathe normally.",
+    "There you go.",
+    "Does that help?",
+    "Better now?",
+    "Quite knotted.",
+    "Good, good.",
+    "Yes, please.",
+    "I'm okay.",
+    "That tickles.",
+    "Ooh.",
+    "Feels lovely.",
+    "Move up a little.",
+    "Turn your palm up.",
+    "Keep your eyes closed.",
+    "Lovely and warm.",
+    "What time is it?",
+    "The phone's ringing.",
+    "Carry on breathing.",
+    "Ready?",
+    "Nearly.",
+)
+
+
 def assistant_announcements(protocol: str = "cervical") -> tuple[str, ...]:
     """What the assistant itself says in a session, worded by the real phrase book.
 
