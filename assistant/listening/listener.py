@@ -308,12 +308,13 @@ class Listener:
 
     def _room_talk_openings(self) -> dict[str, str]:
         """Command phrases that open with a phrase of room talk ("okay" of "okay next"), to it."""
+        # Only commands are looked up; the vocabulary keeps room talk and commands apart.
         talk = self.vocabulary.other_speech_phrases()
         return {
             phrase: opening
-            for phrase in self.vocabulary.every_phrase()
+            for phrase in self.vocabulary.phrase_table()
             for opening in talk
-            if opening != phrase and starts_with_words(phrase, opening)
+            if starts_with_words(phrase, opening)
         }
 
     # -- clocks and assistant speech ----------------------------------------------------------
