@@ -55,6 +55,9 @@ def _run_clips(args: tuple[str, list[str], list[str], list[str], str | None]) ->
         clips += corpus.sentence_clips(
             corpus.HELD_OUT_ASIDES, "held-out aside", talkers, [condition]
         )
+        clips += corpus.sentence_clips(
+            corpus.LAST_HELD_OUT_ASIDES, "last held-out aside", talkers, [condition]
+        )
         clips += corpus.human_clips([condition])
     listener = Listener(
         settings=with_overrides(ListenerSettings(), overrides), vosk_model=vosk_model
@@ -273,8 +276,9 @@ def _summarise(results: list[dict[str, Any]], show_errors: bool) -> dict[str, An
         # distractor: the therapist's sentences; reply: a patient's short answers, listed in the
         # vocabulary's other_speech (or answers) or not; aside: words said in passing, listed or
         # not; later aside: more of them, listed or not; unseen aside and new aside: still more,
-        # none listed (corpus.py says what was tuned on which); held-out aside: none listed, and
-        # nothing tuned on them; human: recorded readings and card names
+        # none listed (corpus.py says what was tuned on which); held-out aside and last held-out
+        # aside: none listed (corpus.py says which was tuned on); human: recorded readings and
+        # card names
         "false_accepts_by_kind": {c: f"{v[0]}/{v[1]}" for c, v in sorted(false_by_kind.items())},
         # Each pain phrase by each speaker, heard by a new listener as the first thing it hears.
         "pain_as_first_command": {c: f"{v[0]}/{v[1]}" for c, v in sorted(first_pain.items())},
@@ -332,7 +336,8 @@ def main(argv: list[str] | None = None) -> int:
         + corpus.LATER_ASIDES
         + corpus.UNSEEN_ASIDES
         + corpus.NEW_ASIDES
-        + corpus.HELD_OUT_ASIDES,
+        + corpus.HELD_OUT_ASIDES
+        + corpus.LAST_HELD_OUT_ASIDES,
         "distractor",
         talkers,
         [],

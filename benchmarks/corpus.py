@@ -281,6 +281,43 @@ HELD_OUT_ASIDES: tuple[str, ...] = (
     "Nearly.",
 )
 
+# A second held-out set, written on the night of 2026-12-05 and committed before any run on it,
+# when the first held-out set above was about to be tuned on (how the therapist's questions about
+# pain are told from pain itself). None is listed; nothing is to be tuned on them. A third of them
+# ask after pain or name it, as a therapist does all through a session.
+LAST_HELD_OUT_ASIDES: tuple[str, ...] = (
+    "Is that painful?",
+    "Is it sore?",
+    "Did that hurt?",
+    "Where does it hurt?",
+    "Any discomfort?",
+    "Does this hurt?",
+    "Still painful?",
+    "Tell me if it hurts.",
+    "Too much pressure?",
+    "Is the pain better?",
+    "Keep going.",
+    "Let your jaw relax.",
+    "Lift your chin.",
+    "Nearly finished now.",
+    "Well done.",
+    "Scoot down a bit.",
+    "Is the pillow alright?",
+    "Warm enough?",
+    "Let me wipe my hands.",
+    "Heavy arms.",
+    "Quite stiff here.",
+    "Shall I go deeper?",
+    "Let me check the time.",
+    "Give me a second.",
+    "You can relax now.",
+    "Over we go.",
+    "Nice and loose.",
+    "Deep breath in.",
+    "Hands by your sides.",
+    "Good stuff.",
+)
+
 
 def assistant_announcements(protocol: str = "cervical") -> tuple[str, ...]:
     """What the assistant itself says in a session, worded by the real phrase book.
