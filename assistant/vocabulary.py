@@ -41,6 +41,9 @@ class CommandVocabulary(BaseModel):
     pain_levels: tuple[str, ...]
     # Short things said in the room that are not commands: decoded as themselves, and rejected.
     other_speech: tuple[str, ...] = ()
+    # How the therapist's questions open ("does", "any"): pain heard in an utterance that opens
+    # so is a question about pain ("does it hurt?"), not the patient's report of it.
+    question_openings: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _complete_and_unambiguous(self) -> CommandVocabulary:
@@ -73,6 +76,24 @@ class CommandVocabulary(BaseModel):
         clashing = [p for p in self.other_speech if normalize(p) in owner]
         if clashing:
             raise ValueError(f"other_speech: these are commands or answers: {', '.join(clashing)}")
+        # A pain phrase whose first words were lost ("is in pain") must not pass for a question.
+        pain_ends = {
+            " ".join(words[i:])
+            for words in (normalize(p).split() for p in self.commands[Intent.PAIN])
+            for i in range(len(words))
+        }
+        opening_pain = [
+            o
+            for o in self.question_openings
+            if any(
+                starts_with_words(end, normalize(o)) or starts_with_words(normalize(o), end)
+                for end in pain_ends
+            )
+        ]
+        if opening_pain:
+            raise ValueError(
+                "question_openings: these open a pain phrase or its end: " + ", ".join(opening_pain)
+            )
         return self
 
     def phrase_table(self) -> dict[str, Intent]:
@@ -118,6 +139,9 @@ class CommandVocabulary(BaseModel):
 
     def other_speech_phrases(self) -> frozenset[str]:
         return frozenset(normalize(p) for p in self.other_speech)
+
+    def question_opening_phrases(self) -> tuple[str, ...]:
+        return tuple(normalize(o) for o in self.question_openings)
 
     def match(self, text: str) -> Intent | None:
         """The intent of typed text that is exactly one phrase (a command or an answer), or None."""

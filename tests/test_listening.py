@@ -895,6 +895,61 @@ def test_weak_pain_heard_as_a_few_other_words_is_not_pain(listener: Listener) ->
     assert _decided_with_free_text(listener, sure, 1.7, "is that alright").command is Intent.PAIN
 
 
+def test_pain_in_a_question_is_the_therapist_asking_after_it(listener: Listener) -> None:
+    """ "Does it hurt?" came out of the grammar as "it hurts", the phone loop agreeing well; as
+    ordinary speech it opens with "does". Pain's own reports never open so."""
+    sure = Hypothesis("it hurts", 0.75)
+    for heard in ("does it hurts", "any pain", "tell me if it hurts", "is that it hurts"):
+        asked = _decided_with_free_text(listener, sure, 1.7, heard)
+        assert asked.command is None and asked.reason == "a question about pain", heard
+    # "is" alone opens "patient is in pain" cut short: only "is" and a pronoun ask.
+    for heard in ("it hurts", "thank you it hurts", "is in pain", "patient is in pain", "", "it"):
+        kept = _decided_with_free_text(listener, sure, 1.7, heard)
+        assert kept.command is Intent.PAIN, (heard, kept)
+    unasked = _fresh(listener)
+    unasked.settings = ListenerSettings(questions_about_pain_rejected=False)
+    unasked._audio = [np.zeros(8000, np.int16).tobytes()]
+    unasked._free_decoded, unasked._free = True, "does it hurts"
+    assert unasked.decide(sure, 1.0, 1.7, 2.2).command is Intent.PAIN
+
+
+def test_a_therapists_question_about_pain_is_not_taken_for_pain(corpus) -> None:
+    """The recording, through the real decoders: without the rule it was pain."""
+    hibari = [s for s in corpus.SPEAKERS if s.name == "hibari"]
+    (clip,) = corpus.sentence_clips(["Does it hurt?"], "aside", hibari, lead=ROOM)
+    unasked = ListenerSettings(questions_about_pain_rejected=False)
+    before = listen_to_samples(clip.audio, Listener(load_vocabulary(), settings=unasked))
+    assert _accepted(before) == [Intent.PAIN], before
+    decisions = listen_to_samples(clip.audio, Listener(load_vocabulary()))
+    assert not _accepted(decisions), decisions
+    assert [d.reason for d in decisions] == ["a question about pain"], decisions
+
+
+def test_the_words_of_question_openings_are_heard_as_ordinary_speech() -> None:
+    """An opening whose word the frequent words lack still joins the decoding's vocabulary."""
+    vocabulary = load_vocabulary()
+    asking = vocabulary.model_copy(update={"question_openings": ("whereabouts",)})
+    unknown = Listener(vocabulary).engine.sound_distance("whereabouts", "where are we")
+    known = Listener(asking).engine.sound_distance("whereabouts", "where are we")
+    assert unknown is not None and known is not None
+    assert unknown >= 1.0 > known
+
+
+def test_a_question_opening_may_not_open_a_pain_phrase(tmp_path) -> None:
+    """ "is" alone would take "patient is in pain" cut short for a question: the file is refused."""
+    from assistant.datafile import DataFileError
+    from assistant.resources import voices_dir
+
+    text = (voices_dir() / "en" / "commands.yaml").read_text()
+    assert "question_openings: [does," in text
+    path = tmp_path / "commands.yaml"
+    path.write_text(text.replace("question_openings: [does,", "question_openings: [is, does,"))
+    with pytest.raises(DataFileError) as caught:
+        load_vocabulary(path=path)
+    assert "question_openings" in str(caught.value) and "is" in str(caught.value)
+    assert str(path) in str(caught.value)
+
+
 def test_a_patients_reply_the_commands_alone_take_for_pain_is_not_pain(corpus) -> None:
     """ "Bit sore" and "a bit tight" the grammar hears as room talk, the commands alone as "it
     hurts"; decoded as ordinary speech they are two other words ("good slower", "that's nice")."""

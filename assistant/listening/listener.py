@@ -169,6 +169,10 @@ class ListenerSettings:
     # real "it hurts" in noise came out as "higher", "good" or "deep good").
     pain_overruled_below: float = 0.6
     pain_overruled_by_words: int = 2
+    # Pain in an utterance that the decoding as ordinary speech hears open as a question (the
+    # vocabulary's question_openings: "does it hurts") is the therapist asking after it, however
+    # sure the phone loop is. Never over the assistant's voice, where nothing is decoded so.
+    questions_about_pain_rejected: bool = True
     segmenter: SegmenterSettings = field(default_factory=SegmenterSettings)
     # While the room between utterances is mostly held tones (music), they are turned down in
     # each utterance before it is decoded; this much of the room is kept to tell (bench_asr:
@@ -242,7 +246,11 @@ class Listener:
         self._table = self.vocabulary.phrase_table()
         every_phrase = [*self.vocabulary.every_phrase(), *self.vocabulary.other_speech_phrases()]
         if engine is None:
-            background = load_background_words(self.vocabulary.language)
+            # The questions' openings must be words the decoding as ordinary speech can hear.
+            background = [
+                *load_background_words(self.vocabulary.language),
+                *(w for o in self.vocabulary.question_opening_phrases() for w in o.split()),
+            ]
             self.engine, self.choice = create_engine(
                 choose_engine(vosk_model), every_phrase, background
             )
@@ -254,6 +262,7 @@ class Listener:
         self._spoken_words = {w for p in self.vocabulary.every_phrase() for w in p.split()}
         self._pain_words = self._words_only_pain_has()
         self._openings = self._room_talk_openings()
+        self._question_openings = self.vocabulary.question_opening_phrases()
         self._wanted: Listening | None = None  # applied when an utterance starts
         self._listening = Listening.COMMANDS
         self._segmenter = Segmenter(self.settings.segmenter)
@@ -877,6 +886,8 @@ class Listener:
             intent, text, confidence, pain_first=self._table.get(hypothesis.text) is Intent.PAIN
         ):
             return reject("heard as other words")
+        if intent is Intent.PAIN and self._asked_about_pain():
+            return reject("a question about pain")
         if (
             overlapping
             and intent is not Intent.PAIN
@@ -1010,6 +1021,13 @@ class Listener:
             return False
         distance = self.engine.sound_distance(free_text, text)
         return distance is None or distance > self.settings.free_text_sounds_alike_within
+
+    def _asked_about_pain(self) -> bool:
+        """Whether the decoding as ordinary speech heard the utterance open as a question."""
+        if not self.settings.questions_about_pain_rejected or not self._question_openings:
+            return False
+        heard = self._free_text()
+        return bool(heard) and any(starts_with_words(heard, o) for o in self._question_openings)
 
     def _pain_heard_as_other_words(self, text: str, confidence: float, pain_first: bool) -> bool:
         """Whether weakly heard pain was heard as ordinary speech as a few words, none of pain's.
