@@ -890,9 +890,11 @@ def test_weak_pain_heard_as_a_few_other_words_is_not_pain(listener: Listener) ->
     for heard in ("that's nice", "thank you it hurts", "it go test", "higher", ""):
         kept = _decided_with_free_text(listener, weak, 1.7, heard)
         assert kept.command is Intent.PAIN, (heard, kept)
-    # The phone loop agreeing well, nothing overrules pain.
+    # The phone loop agreeing well, other words do not overrule pain (a question does: below).
     sure = Hypothesis("it hurts", listener.settings.pain_overruled_below)
-    assert _decided_with_free_text(listener, sure, 1.7, "is that alright").command is Intent.PAIN
+    other_words = _decided_with_free_text(listener, weak, 1.7, "that's very nice")
+    assert other_words.reason == "heard as other words"
+    assert _decided_with_free_text(listener, sure, 1.7, "that's very nice").command is Intent.PAIN
 
 
 def test_pain_in_a_question_is_the_therapist_asking_after_it(listener: Listener) -> None:
