@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
 
 from assistant.datafile import load_model
 from assistant.intents import (
@@ -45,6 +45,28 @@ class CommandVocabulary(BaseModel):
     # so is a question about pain ("does it hurt?"), not the patient's report of it.
     question_openings: tuple[str, ...] = ()
 
+    @field_validator("question_openings")
+    @classmethod
+    def _not_opening_pain(cls, openings: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        """A pain phrase whose first words were lost ("is in pain") must not pass for a question."""
+        pain = (info.data.get("commands") or {}).get(Intent.PAIN, ())
+        ends = {
+            " ".join(words[i:])
+            for words in (normalize(p).split() for p in pain)
+            for i in range(len(words))
+        }
+        opening_pain = [
+            o
+            for o in openings
+            if any(
+                starts_with_words(end, normalize(o)) or starts_with_words(normalize(o), end)
+                for end in ends
+            )
+        ]
+        if opening_pain:
+            raise ValueError("these open a pain phrase or its end: " + ", ".join(opening_pain))
+        return openings
+
     @model_validator(mode="after")
     def _complete_and_unambiguous(self) -> CommandVocabulary:
         for section, table, wanted in (
@@ -76,24 +98,6 @@ class CommandVocabulary(BaseModel):
         clashing = [p for p in self.other_speech if normalize(p) in owner]
         if clashing:
             raise ValueError(f"other_speech: these are commands or answers: {', '.join(clashing)}")
-        # A pain phrase whose first words were lost ("is in pain") must not pass for a question.
-        pain_ends = {
-            " ".join(words[i:])
-            for words in (normalize(p).split() for p in self.commands[Intent.PAIN])
-            for i in range(len(words))
-        }
-        opening_pain = [
-            o
-            for o in self.question_openings
-            if any(
-                starts_with_words(end, normalize(o)) or starts_with_words(normalize(o), end)
-                for end in pain_ends
-            )
-        ]
-        if opening_pain:
-            raise ValueError(
-                "question_openings: these open a pain phrase or its end: " + ", ".join(opening_pain)
-            )
         return self
 
     def phrase_table(self) -> dict[str, Intent]:
