@@ -57,11 +57,8 @@ class CommandVocabulary(BaseModel):
         }
         opening_pain = [
             o
-            for o in openings
-            if any(
-                starts_with_words(end, normalize(o)) or starts_with_words(normalize(o), end)
-                for end in ends
-            )
+            for o, words in ((o, normalize(o)) for o in openings)
+            if any(starts_with_words(end, words) or starts_with_words(words, end) for end in ends)
         ]
         if opening_pain:
             raise ValueError("these open a pain phrase or its end: " + ", ".join(opening_pain))

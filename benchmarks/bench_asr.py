@@ -33,6 +33,17 @@ from benchmarks.overrides import with_overrides
 
 DISTRACTOR_CONDITIONS = ("clean", "pink_10db", "music_10db")
 DISTRACTOR_SPEAKERS = ("hibari", "hibari-low", "espeak-us")
+# Each set of distractors with the kind it is scored as, in the order they stream.
+DISTRACTOR_SETS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (corpus.THERAPIST_SENTENCES, "distractor"),
+    (corpus.PATIENT_REPLIES, "reply"),
+    (corpus.ASIDES, "aside"),
+    (corpus.LATER_ASIDES, "later aside"),
+    (corpus.UNSEEN_ASIDES, "unseen aside"),
+    (corpus.NEW_ASIDES, "new aside"),
+    (corpus.HELD_OUT_ASIDES, "held-out aside"),
+    (corpus.LAST_HELD_OUT_ASIDES, "last held-out aside"),
+)
 
 
 def _run_clips(args: tuple[str, list[str], list[str], list[str], str | None]) -> dict[str, Any]:
@@ -44,20 +55,8 @@ def _run_clips(args: tuple[str, list[str], list[str], list[str], str | None]) ->
         clips += corpus.command_clips(chosen, [condition])
     if "distractor" in kinds and condition in DISTRACTOR_CONDITIONS:
         talkers = [s for s in corpus.SPEAKERS if s.name in DISTRACTOR_SPEAKERS]
-        clips += corpus.sentence_clips(
-            corpus.THERAPIST_SENTENCES, "distractor", talkers, [condition]
-        )
-        clips += corpus.sentence_clips(corpus.PATIENT_REPLIES, "reply", talkers, [condition])
-        clips += corpus.sentence_clips(corpus.ASIDES, "aside", talkers, [condition])
-        clips += corpus.sentence_clips(corpus.LATER_ASIDES, "later aside", talkers, [condition])
-        clips += corpus.sentence_clips(corpus.UNSEEN_ASIDES, "unseen aside", talkers, [condition])
-        clips += corpus.sentence_clips(corpus.NEW_ASIDES, "new aside", talkers, [condition])
-        clips += corpus.sentence_clips(
-            corpus.HELD_OUT_ASIDES, "held-out aside", talkers, [condition]
-        )
-        clips += corpus.sentence_clips(
-            corpus.LAST_HELD_OUT_ASIDES, "last held-out aside", talkers, [condition]
-        )
+        for sentences, kind in DISTRACTOR_SETS:
+            clips += corpus.sentence_clips(sentences, kind, talkers, [condition])
         clips += corpus.human_clips([condition])
     listener = Listener(
         settings=with_overrides(ListenerSettings(), overrides), vosk_model=vosk_model
@@ -329,19 +328,8 @@ def main(argv: list[str] | None = None) -> int:
         for _ in corpus.command_clips(chosen, [], phrases):
             pass
     talkers = [s for s in corpus.SPEAKERS if s.name in DISTRACTOR_SPEAKERS]
-    for _ in corpus.sentence_clips(
-        corpus.THERAPIST_SENTENCES
-        + corpus.PATIENT_REPLIES
-        + corpus.ASIDES
-        + corpus.LATER_ASIDES
-        + corpus.UNSEEN_ASIDES
-        + corpus.NEW_ASIDES
-        + corpus.HELD_OUT_ASIDES
-        + corpus.LAST_HELD_OUT_ASIDES,
-        "distractor",
-        talkers,
-        [],
-    ):
+    every_sentence = tuple(text for sentences, _ in DISTRACTOR_SETS for text in sentences)
+    for _ in corpus.sentence_clips(every_sentence, "distractor", talkers, []):
         pass
     jobs = [(c, speakers, args.set, kinds, args.vosk_model) for c in conditions]
     with multiprocessing.get_context("spawn").Pool(max(1, min(args.jobs, len(jobs)))) as pool:

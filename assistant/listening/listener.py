@@ -245,11 +245,12 @@ class Listener:
         self.vocabulary = vocabulary or load_vocabulary()
         self._table = self.vocabulary.phrase_table()
         every_phrase = [*self.vocabulary.every_phrase(), *self.vocabulary.other_speech_phrases()]
+        self._question_openings = self.vocabulary.question_opening_phrases()
         if engine is None:
             # The questions' openings must be words the decoding as ordinary speech can hear.
             background = [
                 *load_background_words(self.vocabulary.language),
-                *(w for o in self.vocabulary.question_opening_phrases() for w in o.split()),
+                *(w for o in self._question_openings for w in o.split()),
             ]
             self.engine, self.choice = create_engine(
                 choose_engine(vosk_model), every_phrase, background
@@ -262,7 +263,6 @@ class Listener:
         self._spoken_words = {w for p in self.vocabulary.every_phrase() for w in p.split()}
         self._pain_words = self._words_only_pain_has()
         self._openings = self._room_talk_openings()
-        self._question_openings = self.vocabulary.question_opening_phrases()
         self._wanted: Listening | None = None  # applied when an utterance starts
         self._listening = Listening.COMMANDS
         self._segmenter = Segmenter(self.settings.segmenter)
