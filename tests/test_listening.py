@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 import pytest
 from recorded import speech_corpus
@@ -769,6 +772,46 @@ def test_once_pain_is_in_hand_its_instruction_is_never_taken_for_pain(
         listener, Listening.PAIN_LEVEL, said, "patient in pain"
     )
     assert therapist_again.command is Intent.PAIN
+
+
+def test_the_sound_devices_run_on_while_the_assistants_words_are_weighed(
+    listener: Listener, corpus
+) -> None:
+    """The decoders hold Python's lock while they work, and the loudspeaker's and microphone's
+    callbacks need it: no decoding the listener asks for over the assistant's voice may hold it
+    long (weighing the pain instruction's words once held it 3 s: the voice stalled and the
+    microphone lost its sound)."""
+    assistant = next(s for s in corpus.SPEAKERS if s.name == "espeak-gb")
+    echo = corpus.synthesize(PAIN_INSTRUCTION, assistant)[: int(2.5 * 16000)]
+    pcm = np.round(echo * 32767 * 0.5).astype("<i2").tobytes()
+    engine = listener.engine
+    longest = 0.0
+    running = threading.Event()
+    running.set()
+
+    def callback_thread() -> None:
+        nonlocal longest
+        last = time.monotonic()
+        while running.is_set():
+            time.sleep(0.001)
+            now = time.monotonic()
+            longest, last = max(longest, now - last), now
+
+    thread = threading.Thread(target=callback_thread)
+    thread.start()
+    try:
+        engine.start()
+        engine.feed(pcm)
+        engine.finish()
+        engine.free_text(pcm)
+        engine.decode_again(pcm, [p for p, i in listener.vocabulary.phrase_table().items()
+                                  if i is Intent.PAIN])  # fmt: skip
+        preferred = engine.prefers_phrase(pcm, "stop pain", PAIN_INSTRUCTION.split())
+    finally:
+        running.clear()
+        thread.join()
+    assert not preferred  # it was the assistant's own voice
+    assert longest < 0.3, f"the decoders held Python's lock for {longest:.2f} s"
 
 
 def test_a_reply_forced_into_a_command_is_heard_as_other_words(listener: Listener, corpus) -> None:

@@ -394,7 +394,16 @@ class PocketSphinxEngine:
             "#JSGF V1.0;\ngrammar check;\n"
             f"public <utterance> = <phrase> | <echo>;\n<phrase> = {phrase};\n<echo> = ({echo})+;\n"
         )
-        self._grammar.add_jsgf_string("check", grammar)
+        # Without the lattice search at the end (bestpath) that the commands' grammar makes: over
+        # a loop of the assistant's words that one call held Python's lock for 2 to 3 s, while
+        # the loudspeaker ran dry and the microphone lost its sound. A search reads the setting
+        # once, as it is made.
+        config = self._grammar.config
+        bestpath, config["bestpath"] = config["bestpath"], False
+        try:
+            self._grammar.add_jsgf_string("check", grammar)
+        finally:
+            config["bestpath"] = bestpath
         self._grammar.activate_search("check")
         try:
             self._decode_grammar(pcm)
