@@ -62,19 +62,32 @@ def heard_in_room(
     gap: float = 1.0,
     level_dbfs: float = -22.0,
     rt60: float = 0.3,
+    stall: tuple[int, float, float] | None = None,
 ) -> tuple[np.ndarray, list[float], list[tuple[int, int]]]:
     """The microphone's int16 signal as the loudspeaker says played once per delay, through
-    the room, with faint noise; when each was announced to start (s) and where its echo lies."""
-    echo = np.convolve(played, room_response(rt60=rt60))
-    echo *= 10 ** (level_dbfs / 20) / _rms(echo)
+    the room, with faint noise; when each was announced to start (s) and where its echo lies.
+
+    stall: (sentence, at, seconds): the loudspeaker runs dry that long, that far into it.
+    """
+    response = room_response(rt60=rt60)
+    echo = np.convolve(played, response)
+    gain = 10 ** (level_dbfs / 20) / _rms(echo)
+    echoes = [echo * gain] * len(delays)
+    if stall is not None:
+        sentence, at, seconds = stall
+        cut = round(at * SAMPLE_RATE)
+        stalled = np.concatenate(
+            [played[:cut], np.zeros(round(seconds * SAMPLE_RATE)), played[cut:]]
+        )
+        echoes[sentence] = np.convolve(stalled, response) * gain
     starts = [lead + i * (len(played) / SAMPLE_RATE + gap) for i in range(len(delays))]
     spans = [
-        (round((s + d) * SAMPLE_RATE), round((s + d) * SAMPLE_RATE) + len(echo))
-        for s, d in zip(starts, delays, strict=True)
+        (round((s + d) * SAMPLE_RATE), round((s + d) * SAMPLE_RATE) + len(e))
+        for s, d, e in zip(starts, delays, echoes, strict=True)
     ]
-    mic = np.zeros(spans[-1][1] + SAMPLE_RATE)
-    for first, last in spans:
-        mic[first:last] += echo
+    mic = np.zeros(max(last for _, last in spans) + SAMPLE_RATE)
+    for (first, last), sounded in zip(spans, echoes, strict=True):
+        mic[first:last] += sounded
     mic += np.random.default_rng(2).standard_normal(len(mic)) * 10 ** (-65 / 20)
     return np.round(mic * 32767).astype(np.int16), starts, spans
 
@@ -193,6 +206,28 @@ def test_a_delay_that_moves_a_little_between_sentences_is_found_within_the_sente
     # a row could agree on it (it took a whole second of speech to find).
     for span in spans[2:]:
         assert erle_of(mic, out, span, skip=1.0) >= 25.0
+
+
+def test_the_echo_is_found_again_after_the_loudspeaker_ran_dry(announcement: np.ndarray) -> None:
+    """A busy machine may starve the loudspeaker: it plays silence for a moment and the rest of
+    the sentence later, far beyond the delay followed. Found again within the sentence, and the
+    next sentence, announced as it sounds, is placed at the usual delay."""
+    delays = (0.05, 0.05, 0.05)
+    for seconds in (0.3, 0.67):
+        mic, starts, spans = heard_in_room(announcement, delays, gap=3.0, stall=(1, 2.0, seconds))
+        canceller = EchoCanceller()
+        for start in starts:
+            canceller.add_reference(announcement, start)
+        out = cancel(canceller, mic)
+        first, last = spans[1]
+        # Measured 2026-12-06, from 3 s after the stall to the end: 42.6 and 28.2 dB, and the next
+        # sentence 50.2 and 49.4 dB; before the delay was looked for further when lost, 0.0 dB
+        # (nothing taken out) and 15.5 and 15.8 dB (learned afresh).
+        recovered = (first + round((2.0 + seconds + 3.0) * SAMPLE_RATE), last)
+        assert erle_of(mic, out, recovered) >= 20.0
+        assert np.allclose(canceller.delay_estimates, delays, atol=0.002)
+        assert erle_of(mic, out, spans[2], skip=1.0) >= 25.0
+        assert canceller.delay == pytest.approx(0.05, abs=0.002)
 
 
 def test_the_canceller_tells_while_a_sentence_sounds_that_it_has_not_placed_yet(

@@ -804,8 +804,7 @@ def test_the_sound_devices_run_on_while_the_assistants_words_are_weighed(
         engine.feed(pcm)
         engine.finish()
         engine.free_text(pcm)
-        engine.decode_again(pcm, [p for p, i in listener.vocabulary.phrase_table().items()
-                                  if i is Intent.PAIN])  # fmt: skip
+        engine.decode_again(pcm, listener.vocabulary.commands[Intent.PAIN])
         preferred = engine.prefers_phrase(pcm, "stop pain", PAIN_INSTRUCTION.split())
     finally:
         running.clear()

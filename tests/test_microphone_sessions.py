@@ -295,8 +295,7 @@ def test_pain_said_while_the_assistant_speaks_is_heard_through_its_voice(
         # names "patient in pain" itself (utterances starting 4.3 to 9.1 s in may be its own
         # words). The attempts keep to that plan whatever happened before, so a miss never
         # pushes the next one into the help's own "patient in pain" (bench_echo: about 4 in 5
-        # are heard at the first try; on the virtual devices 33 runs of 38 were, before the
-        # decoders stopped holding up the sound devices).
+        # are heard at the first try; on the virtual devices 47 runs of 54 were).
         heard_after: list[float] = []
         for into_the_help, next_attempt in ((0.3, 2.4), (2.4, 9.1), (9.1, 11.2), (11.2, 14.0)):
             time.sleep(max(0.0, help_began + into_the_help - time.monotonic()))

@@ -5,7 +5,8 @@ adaptive filter (normalised LMS, overlap-save) learns how the room turns them in
 microphone hears, and its estimate is subtracted. The loudspeaker's sound reaches the
 microphone after device buffering and flight time: that bulk delay is found by GCC-PHAT for
 each utterance, so the filter only has to model the room's response, which it keeps from one
-utterance to the next.
+utterance to the next. Where the loudspeaker runs dry for a moment (a busy machine), the rest of
+an utterance sounds later than followed: the delay is then looked for much further behind.
 
 The therapist speaking over the echo must not spoil what the filter has learned: adaptation
 stops while the echo estimate explains too little of the microphone signal, and of two filters
@@ -55,6 +56,13 @@ class EchoSettings:
     follow_every: float = 0.5
     follow_window: float = 0.5
     follow_range: float = 0.06
+    # Where the loudspeaker ran dry for a moment (its output stalled), the rest of the sentence
+    # sounds that much later, far beyond that range: once the delay is not clearly found near
+    # where it was this many checks in a row, and subtracting made the sound louder meanwhile
+    # (speech over the echo makes checks unclear too, but what is subtracted still fits), it is
+    # looked for up to lost_reach behind.
+    lost_after: int = 2
+    lost_reach: float = 1.0
     delay_tolerance: int = 3  # samples
     # The direct sound is placed this far into the filter, for paths a little earlier than found.
     pre_delay: int = 48
@@ -81,6 +89,9 @@ class _Segment:
     next_check: int | None = None  # where the delay is to be checked again
     near_peak: int | None = None  # the lag the last look near the old delay pointed to
     settled: bool = False  # its delay has been found
+    unclear: int = 0  # follow checks in a row that found no clear delay
+    misfits: int = 0  # the canceller's misfits as of its last clear check
+    lost_stretch: int | None = None  # where the last of them looked, to be looked for further
 
     @property
     def end(self) -> int:
@@ -106,6 +117,10 @@ class EchoCanceller:
         self._lock = threading.Lock()
         self._pos = 0  # samples processed so far
         self._delay = 0  # samples by which the echo follows the announced reference
+        # The delay as sentences start, without what a stalled loudspeaker added within one.
+        self._usual_delay = 0
+        self._stalled = False
+        self._misfits = 0  # times what was learned no longer fitted (subtracting made it louder)
         span = s.max_delay + s.max_lead + s.delay_window * (s.delay_tries + 1)
         self._history = _Ring(round(span * SAMPLE_RATE) + s.block)
         # The block being filled: its microphone samples and both filters' echo estimates.
@@ -162,6 +177,7 @@ class EchoCanceller:
         floats = data / 32768.0 if data.dtype == np.int16 else data.astype(np.float64)
         segment = _Segment(round(start * SAMPLE_RATE), np.asarray(floats, dtype=np.float64))
         with self._lock:
+            segment.misfits = self._misfits
             # A new utterance replaces what was still to be played of the previous one.
             for other in self._segments:
                 if other.end > segment.start > other.start:
@@ -321,6 +337,7 @@ class EchoCanceller:
             self._w_bg[:] = 0.0
             self._converged = False
             self._error_power = self._mic_power
+            self._misfits += 1
             return False
         if not self._converged:
             self._converged = self._mic_power > 10.0 * self._error_power
@@ -391,6 +408,12 @@ class EchoCanceller:
             if segment.delay_checked:
                 self._follow_delay(segment, lead, reach)
                 continue
+            if self._stalled and self._pos - self._usual_delay >= segment.start:
+                # The loudspeaker ran dry in the sentence before; this one's start was announced
+                # as it sounded, behind the usual delay. The room itself did not change.
+                self._stalled = False
+                self._delay = self._usual_delay
+                self._x_block = -(10**9)
             near_tries = s.near_tries if self.delay_estimates else 0
             looking_near = segment.tries < near_tries
             if looking_near:
@@ -418,6 +441,7 @@ class EchoCanceller:
             segment.settled = True
             segment.next_check = first + length
             self.delay_estimates.append(found / SAMPLE_RATE)
+            self._usual_delay = found
             if abs(found - self._delay) <= s.delay_tolerance:
                 continue
             if segment.learned is not None:
@@ -433,8 +457,10 @@ class EchoCanceller:
     def _follow_delay(self, segment: _Segment, lead: int, reach: int) -> None:
         """Check the delay again a little further into the utterance."""
         s = self.settings
-        first = segment.next_check
         length = round(s.follow_window * SAMPLE_RATE)
+        if segment.lost_stretch is not None:
+            self._look_far(segment, lead, length)
+        first = segment.next_check
         if first is None or first + length > segment.end:
             segment.next_check = None
             return
@@ -443,13 +469,55 @@ class EchoCanceller:
         if self._pos < first + length + hi:
             return
         segment.next_check = first + round(s.follow_every * SAMPLE_RATE)
-        found = self._find_delay(first, length, lo, hi)
+        peak = self._peak(first, length, lo, hi)
+        if peak is None or not peak[1]:
+            if self._comparable(first, length):
+                segment.unclear += 1
+                misfit = self._misfits > segment.misfits or self._error_power > self._mic_power
+                if segment.unclear >= s.lost_after and misfit and segment.lost_stretch is None:
+                    segment.lost_stretch = first
+            return
+        segment.unclear = 0
+        segment.misfits = self._misfits
+        found = peak[0]
         # A sample or two either way is the estimate's own jitter, which the filter absorbs; a
         # needless move by one sample would cost it most of what it cancels.
-        if found is not None and abs(found - self._delay) > s.delay_tolerance:
+        if abs(found - self._delay) > s.delay_tolerance:
             # Only the sound came later: the room, and so what was learned of it, is the same.
             self._delay = found
             self._x_block = -(10**9)
+
+    def _comparable(self, first: int, window: int) -> bool:
+        """Whether the reference sounds over first..first+window and the microphone heard sound."""
+        reference = self._reference(first, window)
+        heard = self._history.read(first + self._delay, window)
+        return (
+            float(reference @ reference) >= window * 1e-7
+            and heard is not None
+            and float(heard @ heard) >= window * 1e-8
+        )
+
+    def _look_far(self, segment: _Segment, lead: int, window: int) -> None:
+        """Look for the delay of the stretch that was not found near it, up to lost_reach behind,
+        once that much has been heard: the loudspeaker may have run dry and sound the rest later.
+        Only a delay beyond the range followed is taken here."""
+        s = self.settings
+        first = segment.lost_stretch
+        reach = round(s.lost_reach * SAMPLE_RATE)
+        if first is None or self._pos < first + window + reach:
+            return
+        segment.lost_stretch, segment.unclear, segment.misfits = None, 0, self._misfits
+        if any(other.began and other.start > segment.start for other in self._segments):
+            return  # the next sentence sounds already, announced as it began
+        found = self._find_delay(first, window, -lead, reach)
+        near = round(s.follow_range * SAMPLE_RATE)
+        if found is None or abs(found - self._delay) <= near:
+            return  # nothing far off: following near the delay goes on as before
+        # Followed on from there: stretches before it may be from before the loudspeaker ran dry.
+        segment.next_check = first + window
+        self._delay = found
+        self._x_block = -(10**9)
+        self._stalled = abs(found - self._usual_delay) > near
 
     def _near_delay(
         self, segment: _Segment, first: int, window: int, lo: int, hi: int
