@@ -466,6 +466,8 @@ class EchoCanceller:
             return
         near = round(s.follow_range * SAMPLE_RATE)
         lo, hi = max(-lead, self._delay - near), min(reach, self._delay + near)
+        if self._delay > reach:
+            hi = self._delay + near  # found beyond the usual reach, where a stall put it
         if self._pos < first + length + hi:
             return
         segment.next_check = first + round(s.follow_every * SAMPLE_RATE)
