@@ -30,6 +30,7 @@ from assistant.listening.engines import SAMPLE_RATE
 Floats = npt.NDArray[np.float64]
 
 _QUIET = 1e-8  # mean square of a block below which it counts as silence (-80 dBFS)
+_PLACEABLE = 1e-7  # mean square a stretch of the reference needs for its delay to be sought
 
 
 @dataclass(frozen=True)
@@ -494,9 +495,9 @@ class EchoCanceller:
         reference = self._reference(first, window)
         heard = self._history.read(first + self._delay, window)
         return (
-            float(reference @ reference) >= window * 1e-7
+            float(reference @ reference) >= window * _PLACEABLE
             and heard is not None
-            and float(heard @ heard) >= window * 1e-8
+            and float(heard @ heard) >= window * _QUIET
         )
 
     def _look_far(self, segment: _Segment, lead: int, window: int) -> None:
@@ -548,10 +549,10 @@ class EchoCanceller:
         """The best lag (lo..hi) of the microphone behind the reference, and whether it is
         clear; None where there is nothing to compare or the peak is at a narrowed edge."""
         reference = self._reference(first, window)
-        if float(reference @ reference) < window * 1e-7:
+        if float(reference @ reference) < window * _PLACEABLE:
             return None
         mic = self._history.read(first + lo, window + hi - lo)
-        if mic is None or float(mic @ mic) < window * 1e-8:
+        if mic is None or float(mic @ mic) < window * _QUIET:
             return None
         size = 1 << int(np.ceil(np.log2(len(mic) + window)))
         cross = np.fft.rfft(mic, size) * np.conj(np.fft.rfft(reference, size))
