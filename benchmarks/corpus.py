@@ -284,8 +284,9 @@ HELD_OUT_ASIDES: tuple[str, ...] = (
 
 # A second held-out set, written on the night of 2026-12-05 and committed before any run on it,
 # when the first held-out set above was about to be tuned on (how the therapist's questions about
-# pain are told from pain itself). None is listed; nothing is to be tuned on them. A third of them
-# ask after pain or name it, as a therapist does all through a session.
+# pain are told from pain itself). None is listed. A third of them ask after pain or name it, as
+# a therapist does all through a session. On 2026-12-06 the rules for questions about pain were
+# chosen on them as well, so they are held out no longer: the set after them is.
 LAST_HELD_OUT_ASIDES: tuple[str, ...] = (
     "Is that painful?",
     "Is it sore?",
@@ -317,6 +318,43 @@ LAST_HELD_OUT_ASIDES: tuple[str, ...] = (
     "Deep breath in.",
     "Hands by your sides.",
     "Good stuff.",
+)
+
+
+# A third held-out set, written on the morning of 2026-12-06 and committed before any run on it,
+# when the second was about to be tuned on. None is listed; nothing is to be tuned on them. As in
+# a session, a third of them ask after pain or discomfort.
+FINAL_HELD_OUT_ASIDES: tuple[str, ...] = (
+    "How is the pressure?",
+    "Any tingling in your hands?",
+    "Does that feel tender?",
+    "Is this spot sore?",
+    "Let me know if it's too much.",
+    "Are you comfortable?",
+    "Turn your head to the right.",
+    "Relax your shoulders for me.",
+    "We'll finish with some stroking.",
+    "Take a slow breath.",
+    "Any numbness?",
+    "Does it hurt when I press here?",
+    "That's a tight spot.",
+    "I'm moving to the other side.",
+    "Easy now.",
+    "Is that better now?",
+    "Still sore there?",
+    "Let your head sink.",
+    "Drop your chin a little.",
+    "I'll work a bit deeper here.",
+    "Shall I ease off?",
+    "How's your neck today?",
+    "Keep breathing slowly.",
+    "Almost there.",
+    "You're doing great.",
+    "Hurting anywhere else?",
+    "Chin towards your chest.",
+    "Is the room warm enough?",
+    "Tell me when it eases.",
+    "Feels a bit knotted.",
 )
 
 
@@ -383,8 +421,10 @@ def _read(path: Path) -> np.ndarray:
 
 
 def _sox(src: Path, dst: Path, *effects: str) -> None:
+    # -R: the same dither every run. sox otherwise dithers at random, and the reverb clips,
+    # made afresh each run, came out a little different each time (so did up to 3 decisions).
     subprocess.run(
-        ["sox", str(src), "-r", str(RATE), "-c", "1", "-b", "16", str(dst), *effects],
+        ["sox", "-R", str(src), "-r", str(RATE), "-c", "1", "-b", "16", str(dst), *effects],
         check=True,
         capture_output=True,
     )
