@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
@@ -31,6 +32,15 @@ def starts_with_words(phrase: str, prefix: str) -> bool:
     return bool(first) and words[: len(first)] == first
 
 
+def _ends_of(phrases: Iterable[str]) -> set[str]:
+    """Each phrase and what is left of it without its first word, or words."""
+    return {
+        " ".join(words[i:])
+        for words in (normalize(p).split() for p in phrases)
+        for i in range(len(words))
+    }
+
+
 class CommandVocabulary(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -41,27 +51,24 @@ class CommandVocabulary(BaseModel):
     pain_levels: tuple[str, ...]
     # Short things said in the room that are not commands: decoded as themselves, and rejected.
     other_speech: tuple[str, ...] = ()
-    # How the therapist's questions open ("does", "any"): pain heard in an utterance that opens
+    # How the therapist's questions open ("does", "is"): pain heard in an utterance that opens
     # so is a question about pain ("does it hurt?"), not the patient's report of it.
     question_openings: tuple[str, ...] = ()
 
     @field_validator("question_openings")
     @classmethod
-    def _not_opening_pain(cls, openings: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
-        """A pain phrase whose first words were lost ("is in pain") must not pass for a question."""
-        pain = (info.data.get("commands") or {}).get(Intent.PAIN, ())
-        ends = {
-            " ".join(words[i:])
-            for words in (normalize(p).split() for p in pain)
-            for i in range(len(words))
-        }
+    def _not_opening_with_pain(
+        cls, openings: tuple[str, ...], info: ValidationInfo
+    ) -> tuple[str, ...]:
+        """A question opening must not open with a pain phrase, or with what is left of one that
+        lost its first words ("in pain"): pain said before other words would pass for a question.
+        One that opens what is left ("is" of "is in pain") is told apart as it is heard."""
+        ends = _ends_of((info.data.get("commands") or {}).get(Intent.PAIN, ()))
         opening_pain = [
-            o
-            for o, words in ((o, normalize(o)) for o in openings)
-            if any(starts_with_words(end, words) or starts_with_words(words, end) for end in ends)
+            o for o in openings if any(starts_with_words(normalize(o), e) for e in ends)
         ]
         if opening_pain:
-            raise ValueError("these open a pain phrase or its end: " + ", ".join(opening_pain))
+            raise ValueError("these open with a pain phrase or its end: " + ", ".join(opening_pain))
         return openings
 
     @model_validator(mode="after")
@@ -143,6 +150,18 @@ class CommandVocabulary(BaseModel):
 
     def question_opening_phrases(self) -> tuple[str, ...]:
         return tuple(normalize(o) for o in self.question_openings)
+
+    def opens_as_question(self, heard: str) -> bool:
+        """Whether words heard open with a question opening that does not go on as a pain
+        phrase whose first words were lost ("is in pain" of "patient is in pain")."""
+        words = normalize(heard).split()
+        ends = _ends_of(self.commands[Intent.PAIN])
+        for opening in self.question_opening_phrases():
+            if starts_with_words(" ".join(words), opening):
+                going_on = " ".join(words[: len(opening.split()) + 1])
+                if not any(starts_with_words(end, going_on) for end in ends):
+                    return True
+        return False
 
     def match(self, text: str) -> Intent | None:
         """The intent of typed text that is exactly one phrase (a command or an answer), or None."""

@@ -943,11 +943,13 @@ def test_pain_in_a_question_is_the_therapist_asking_after_it(listener: Listener)
     """ "Does it hurt?" came out of the grammar as "it hurts", the phone loop agreeing well; as
     ordinary speech it opens with "does". Pain's own reports never open so."""
     sure = Hypothesis("it hurts", 0.75)
-    for heard in ("does it hurts", "any pain", "tell me if it hurts", "is that it hurts"):
+    asking = ("does it hurts", "any pain", "tell me if it hurts", "is that it hurts")
+    # "Is that painful?" and "is the pain better?", as heard in noise.
+    for heard in (*asking, "is not pain full", "is stop pain better"):
         asked = _decided_with_free_text(listener, sure, 1.7, heard)
         assert asked.command is None and asked.reason == "a question about pain", heard
-    # "is" alone opens "patient is in pain" cut short: only "is" and a pronoun ask.
-    for heard in ("it hurts", "thank you it hurts", "is in pain", "patient is in pain", "", "it"):
+    # "Is" opens "patient is in pain" cut short too: "is in" goes on as pain, "is" alone may.
+    for heard in ("it hurts", "thank you it hurts", "is in pain", "patient is in pain", "", "is"):
         kept = _decided_with_free_text(listener, sure, 1.7, heard)
         assert kept.command is Intent.PAIN, (heard, kept)
     unasked = _fresh(listener)
@@ -979,21 +981,30 @@ def test_the_words_of_question_openings_are_heard_as_ordinary_speech() -> None:
     assert unknown >= 1.0 > known
 
 
-def test_a_question_opening_may_not_open_a_pain_phrase(tmp_path) -> None:
-    """ "is" alone would take "patient is in pain" cut short for a question: the file is refused."""
+def test_a_question_opening_may_not_open_with_a_pain_phrase(tmp_path) -> None:
+    """ "In pain" would take "patient in pain" cut short for a question: the file is refused."""
     from assistant.datafile import DataFileError
     from assistant.resources import voices_dir
 
     text = (voices_dir() / "en" / "commands.yaml").read_text()
     assert "question_openings: [does," in text
     path = tmp_path / "commands.yaml"
-    path.write_text(text.replace("question_openings: [does,", "question_openings: [is, does,"))
-    line = next(i for i, t in enumerate(path.read_text().splitlines(), 1) if "[is, does," in t)
+    path.write_text(text.replace("question_openings: [does,", "question_openings: [in pain, does,"))
+    line = next(i for i, t in enumerate(path.read_text().splitlines(), 1) if "[in pain, does," in t)
     with pytest.raises(DataFileError) as caught:
         load_vocabulary(path=path)
     assert str(caught.value) == (
-        f"{path}:{line}: question_openings: these open a pain phrase or its end: is"
+        f"{path}:{line}: question_openings: these open with a pain phrase or its end: in pain"
     )
+
+
+def test_an_opening_is_a_question_only_where_it_does_not_go_on_as_pain() -> None:
+    vocabulary = load_vocabulary()
+    assert "is" in vocabulary.question_opening_phrases()
+    for heard in ("is that painful", "is not hurts", "Does it hurt?", "any pain"):
+        assert vocabulary.opens_as_question(heard), heard
+    for heard in ("is in pain", "is", "patient is in pain", "it hurts", "this is it", ""):
+        assert not vocabulary.opens_as_question(heard), heard
 
 
 def test_a_patients_reply_the_commands_alone_take_for_pain_is_not_pain(corpus) -> None:

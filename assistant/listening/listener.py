@@ -170,7 +170,8 @@ class ListenerSettings:
     pain_overruled_below: float = 0.6
     pain_overruled_by_words: int = 2
     # Pain in an utterance that the decoding as ordinary speech hears open as a question (the
-    # vocabulary's question_openings: "does it hurts") is the therapist asking after it, however
+    # vocabulary's question_openings: "does it hurts", "is not pain full" for "is that painful?"),
+    # and not go on as a pain phrase ("is in pain"), is the therapist asking after it, however
     # sure the phone loop is. Never over the assistant's voice, where nothing is decoded so.
     questions_about_pain_rejected: bool = True
     segmenter: SegmenterSettings = field(default_factory=SegmenterSettings)
@@ -1027,7 +1028,7 @@ class Listener:
         if not self.settings.questions_about_pain_rejected or not self._question_openings:
             return False
         heard = self._free_text()
-        return bool(heard) and any(starts_with_words(heard, o) for o in self._question_openings)
+        return bool(heard) and self.vocabulary.opens_as_question(heard)
 
     def _pain_heard_as_other_words(self, text: str, confidence: float, pain_first: bool) -> bool:
         """Whether weakly heard pain was heard as ordinary speech as a few words, none of pain's.
