@@ -207,6 +207,7 @@ def _summarise(results: list[dict[str, Any]], show_errors: bool) -> dict[str, An
     false_accepts = 0
     false_by_condition: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     false_by_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    false_by_command: dict[str, int] = defaultdict(int)
     errors: list[str] = []
     # Answers and pain scores: [right, wrong (another answer or score taken), utterances].
     spoken_values: dict[str, dict[str, list[int]]] = defaultdict(
@@ -265,6 +266,8 @@ def _summarise(results: list[dict[str, Any]], show_errors: bool) -> dict[str, An
                     false_accepts += 1
                     false_by_condition[condition][0] += 1
                     false_by_kind[o["kind"]][0] += 1
+                    for command in o["accepted"]:
+                        false_by_command[command] += 1
                     if show_errors:
                         errors.append(f"FA {o['name']}: {o['accepted']}")
         if hits:
@@ -298,6 +301,9 @@ def _summarise(results: list[dict[str, Any]], show_errors: bool) -> dict[str, An
         # aside and final held-out aside: none listed (corpus.py says which were tuned on);
         # human: recorded readings and card names
         "false_accepts_by_kind": {c: f"{v[0]}/{v[1]}" for c, v in sorted(false_by_kind.items())},
+        # What the distractors were taken for: pain, a false alarm that stops the technique, or
+        # a command that moves the session on.
+        "false_accepts_by_command": dict(sorted(false_by_command.items())),
         # Each pain phrase by each speaker, heard by a new listener as the first thing it hears.
         "pain_as_first_command": {c: f"{v[0]}/{v[1]}" for c, v in sorted(first_pain.items())},
         # Each pain phrase by each voice 0.25 s after "Thank you." and after "Okay.", in the
