@@ -43,7 +43,8 @@ DISTRACTOR_SETS: tuple[tuple[tuple[str, ...], str], ...] = (
     (corpus.NEW_ASIDES, "new aside"),
     (corpus.HELD_OUT_ASIDES, "held-out aside"),
     (corpus.LAST_HELD_OUT_ASIDES, "last held-out aside"),
-    (corpus.FINAL_HELD_OUT_ASIDES, "final held-out aside"),
+    (corpus.THIRD_HELD_OUT_ASIDES, "third held-out aside"),
+    (corpus.FOURTH_HELD_OUT_ASIDES, "fourth held-out aside"),
 )
 
 
@@ -298,8 +299,8 @@ def _summarise(results: list[dict[str, Any]], show_errors: bool) -> dict[str, An
         # vocabulary's other_speech (or answers) or not; aside: words said in passing, listed or
         # not; later aside: more of them, listed or not; unseen aside and new aside: still more,
         # none listed (corpus.py says what was tuned on which); held-out aside, last held-out
-        # aside and final held-out aside: none listed (corpus.py says which were tuned on);
-        # human: recorded readings and card names
+        # aside, third and fourth held-out aside: none listed (corpus.py says which were tuned
+        # on); human: recorded readings and card names
         "false_accepts_by_kind": {c: f"{v[0]}/{v[1]}" for c, v in sorted(false_by_kind.items())},
         # What the distractors were taken for: pain, a false alarm that stops the technique, or
         # a command that moves the session on.

@@ -322,9 +322,11 @@ LAST_HELD_OUT_ASIDES: tuple[str, ...] = (
 
 
 # A third held-out set, written on the morning of 2026-12-06 and committed before any run on it,
-# when the second was about to be tuned on. None is listed; nothing is to be tuned on them. As in
-# a session, a third of them ask after pain or discomfort.
-FINAL_HELD_OUT_ASIDES: tuple[str, ...] = (
+# when the second was about to be tuned on. None is listed. As in a session, a third of them ask
+# after pain or discomfort. What it was taken for was seen before the rule that a command heard
+# with more words is overruled however unsure (listener.py) was tried, so it is held out no
+# longer: the set after it is.
+THIRD_HELD_OUT_ASIDES: tuple[str, ...] = (
     "How is the pressure?",
     "Any tingling in your hands?",
     "Does that feel tender?",
@@ -355,6 +357,42 @@ FINAL_HELD_OUT_ASIDES: tuple[str, ...] = (
     "Is the room warm enough?",
     "Tell me when it eases.",
     "Feels a bit knotted.",
+)
+
+
+# A fourth held-out set, written later that morning and committed before any run on it, when the
+# third was about to inform a rule. None is listed; nothing is to be tuned on them.
+FOURTH_HELD_OUT_ASIDES: tuple[str, ...] = (
+    "Let's do the other shoulder.",
+    "How did you sleep?",
+    "Any headaches this week?",
+    "Can you lift your arm?",
+    "Lean forward a little.",
+    "That's where it's tight.",
+    "Just a little longer.",
+    "Try not to hold your breath.",
+    "Is the music too loud?",
+    "Your shoulders are up again.",
+    "Does this side feel different?",
+    "I'm going to press a bit firmer.",
+    "Tell me if you feel dizzy.",
+    "Put your arms down.",
+    "We'll stretch your neck now.",
+    "Feels warmer already.",
+    "Nice deep breaths.",
+    "Sit up slowly.",
+    "Are you cold?",
+    "Hold this position.",
+    "It aches a bit.",
+    "That's lovely.",
+    "Where is it stiffest?",
+    "Keep your head still.",
+    "A bit more to the left.",
+    "Sorry, was that sore?",
+    "Move closer to me.",
+    "Thanks, that's much better.",
+    "Can you feel it in your arm?",
+    "Lift your shoulders to your ears.",
 )
 
 
