@@ -909,6 +909,25 @@ def test_a_sure_command_heard_as_more_words_than_it_has_is_other_words(
         assert kept.command is Intent.SLOWER, (heard, kept)
 
 
+def test_an_unsure_command_heard_as_more_words_than_it_has_is_other_words(
+    listener: Listener,
+) -> None:
+    """ "Take a slow breath" is heard as "take a note" the phone loop doubts; as ordinary speech
+    it is itself. Words in common ("take a") do not keep a command that more words than it has,
+    two of them not its own, overrule where the phone loop is sure."""
+    take_a_note = Hypothesis("take a note", 0.55)
+    assert take_a_note.confidence < listener.settings.free_text_overrules_below
+    vetoed = _decided_with_free_text(listener, take_a_note, 1.6, "take a slow breath")
+    assert vetoed.command is None and vetoed.reason == "heard as other words"
+    # As many words, or only one more that is not the phrase's: a phrase said in noise.
+    for heard in ("take a note", "take the note", "take a note please", "take a"):
+        kept = _decided_with_free_text(listener, take_a_note, 1.6, heard)
+        assert kept.command is Intent.NOTE, (heard, kept)
+    before = _fresh(listener)
+    before.settings = ListenerSettings(more_words_overrule_unsure_commands=False)
+    assert _decided_with_free_text(before, take_a_note, 1.6, "take a slow breath").accepted
+
+
 def test_a_command_that_opens_with_room_talk_needs_its_own_words_heard(listener: Listener) -> None:
     """ "Okay then" is heard as "okay next"; as ordinary speech it is "okay" and another word."""
     okay_next = Hypothesis("okay next", 0.75)

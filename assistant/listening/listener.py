@@ -157,8 +157,11 @@ class ListenerSettings:
     # heard so), or, for a phrase that opens with room talk, the room talk without the rest
     # ("okay then" heard as "okay next"; one "okay next" of 30 was heard as "okay lead") ...
     free_text_may_overrule_sure_commands: bool = True
-    # ... and below it, it overrules none where what it heard is within this many phone edits per
-    # phone of the phrase: in noise it hears "hell" for "help", "after" for "faster" (bench_asr).
+    # ... and below it, what would overrule a sure command overrules it too ("take a slow breath"
+    # heard as itself and by the grammar as "take a note"), but nothing else where what it heard
+    # is within this many phone edits per phone of the phrase: in noise it hears "hell" for
+    # "help", "after" for "faster" (bench_asr).
+    more_words_overrule_unsure_commands: bool = True
     free_text_sounds_alike_within: float = 0.5
     # Pain the phone loop agrees with less than this is overruled where the decoding as ordinary
     # speech heard other words, none of pain's: at least pain_overruled_by_words of them where
@@ -982,19 +985,19 @@ class Listener:
         """Whether a decoding among the language's frequent words heard something else.
 
         The grammar forces any speech into some phrase ("a bit lower" into "take a note"); a
-        decoding that may choose ordinary words tells them apart. It overrules a command only
-        when it shares no word with the phrase, or hears two or more words that no phrase has
-        ("how are feeling today" for "how many left"), and the phone loop agreed poorly. In
-        noise it mishears words too, so a word in common stands ("stop student" for "stop
-        session"), and so do words that sound like the phrase ("hell" for "help"). A command the
-        phone loop agreed with well is overruled only where more words than the phrase has were
-        heard, two of them at least not the phrase's ("slow we now" for "slow down"): a phrase
-        really said is heard as itself, or as as many words. A phrase that opens with room talk
-        ("okay next") needs the rest of its words heard, however sure the phone loop was. Not
-        pain, by these rules: "it hurts" comes out as "higher" or "good" too often (bench_asr);
-        pain has a stricter rule of its own (_pain_heard_as_other_words; pain_first: the grammar
-        heard the pain phrase itself). Nor answers and pain scores, which the assistant says
-        back.
+        decoding that may choose ordinary words tells them apart. It overrules a command only when
+        it shares no word with the phrase, or hears two or more words that no phrase has ("how are
+        feeling today" for "how many left"), and the phone loop agreed poorly. In noise it mishears
+        words too, so a word in common stands ("stop student" for "stop session"), and so do words
+        that sound like the phrase ("hell" for "help"). A command the phone loop agreed with well is
+        overruled only where more words than the phrase has were heard, two of them at least not the
+        phrase's ("slow we now" for "slow down"): a phrase really said is heard as itself, or as as
+        many words. Such words overrule a command the phone loop agreed with poorly too, whatever
+        they share with it. A phrase that opens with room talk ("okay next") needs the rest of its
+        words heard, however sure the phone loop was. Not pain, by these rules: "it hurts" comes out
+        as "higher" or "good" too often (bench_asr); pain has a stricter rule of its own
+        (_pain_heard_as_other_words; pain_first: the grammar heard the pain phrase itself). Nor
+        answers and pain scores, which the assistant says back.
         """
         if intent is Intent.PAIN:
             return self._pain_heard_as_other_words(text, confidence, pain_first)
@@ -1015,8 +1018,11 @@ class Listener:
             and not (phrase - set(opening.split())) & set(heard)
         ):
             return True  # room talk that begins the same ("okay then" as "okay next")
+        more_words = len(heard) > len(words) and sum(w not in phrase for w in heard) >= 2
         if confident:
-            return len(heard) > len(words) and sum(w not in phrase for w in heard) >= 2
+            return more_words
+        if more_words and self.settings.more_words_overrule_unsure_commands:
+            return True
         foreign = sum(w not in self._spoken_words for w in heard)
         if phrase & set(heard) and foreign < 2:
             return False
