@@ -933,6 +933,26 @@ def test_an_unsure_command_heard_as_more_words_than_it_has_is_other_words(
     assert _decided_with_free_text(before, take_a_note, 1.6, "take a slow breath").accepted
 
 
+def test_take_a_slow_breath_is_not_taken_for_a_note(corpus) -> None:
+    """Through the real decoders: the grammar hears "take a note" and the phone loop doubts it;
+    as ordinary speech it is more words than the phrase has."""
+    before = ListenerSettings(more_words_overrule_unsure_commands=False)
+    for voice, condition in (
+        ("hibari-fast", "clean"),
+        ("espeak-us", "clean"),
+        ("hibari", "reverb"),
+    ):
+        speaker = [s for s in corpus.SPEAKERS if s.name == voice]
+        (clip,) = corpus.sentence_clips(
+            ["Take a slow breath."], "aside", speaker, [condition], lead=ROOM
+        )
+        kept = listen_to_samples(clip.audio, Listener(load_vocabulary(), settings=before))
+        assert _accepted(kept) == [Intent.NOTE], (voice, condition, kept)
+        decisions = listen_to_samples(clip.audio, Listener(load_vocabulary()))
+        refused = [(d.text, d.reason) for d in decisions]
+        assert refused == [("take a note", "heard as other words")], (voice, condition, decisions)
+
+
 def test_a_command_that_opens_with_room_talk_needs_its_own_words_heard(listener: Listener) -> None:
     """ "Okay then" is heard as "okay next"; as ordinary speech it is "okay" and another word."""
     okay_next = Hypothesis("okay next", 0.75)
@@ -993,6 +1013,21 @@ def test_a_therapists_question_about_pain_is_not_taken_for_pain(corpus) -> None:
     decisions = listen_to_samples(clip.audio, Listener(load_vocabulary()))
     assert not _accepted(decisions), decisions
     assert [d.reason for d in decisions] == ["a question about pain"], decisions
+
+
+def test_a_question_opening_with_is_is_not_taken_for_pain(corpus) -> None:
+    """ "Is that painful?" came out of the grammar as "stop pain", and as ordinary speech as
+    "is back pain fall": a question, through the real decoders."""
+    hibari = [s for s in corpus.SPEAKERS if s.name == "hibari"]
+    (clip,) = corpus.sentence_clips(["Is that painful?"], "aside", hibari, lead=ROOM)
+    vocabulary = load_vocabulary()
+    without_is = vocabulary.model_copy(
+        update={"question_openings": tuple(o for o in vocabulary.question_openings if o != "is")}
+    )
+    before = listen_to_samples(clip.audio, Listener(without_is))
+    assert _accepted(before) == [Intent.PAIN], before
+    decisions = listen_to_samples(clip.audio, Listener(vocabulary))
+    assert [(d.command, d.reason) for d in decisions] == [(None, "a question about pain")]
 
 
 def test_the_words_of_question_openings_are_heard_as_ordinary_speech() -> None:
