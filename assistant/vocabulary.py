@@ -154,10 +154,11 @@ class CommandVocabulary(BaseModel):
     def opens_as_question(self, heard: str) -> bool:
         """Whether words heard open with a question opening that does not go on as a pain
         phrase whose first words were lost ("is in pain" of "patient is in pain")."""
-        words = normalize(heard).split()
+        heard = normalize(heard)
+        words = heard.split()
         ends = _ends_of(self.commands[Intent.PAIN])
         for opening in self.question_opening_phrases():
-            if starts_with_words(" ".join(words), opening):
+            if starts_with_words(heard, opening):
                 going_on = " ".join(words[: len(opening.split()) + 1])
                 if not any(starts_with_words(end, going_on) for end in ends):
                     return True
