@@ -396,6 +396,43 @@ FOURTH_HELD_OUT_ASIDES: tuple[str, ...] = (
 )
 
 
+# A fifth held-out set, written at the start of 2026-12-06's second session and committed before
+# any run on it, when the fourth was about to be seen. None is listed. A third ask after pain,
+# ache or stiffness; some hold a command's words ("repeat that", "go back", "continue").
+FIFTH_HELD_OUT_ASIDES: tuple[str, ...] = (
+    "Any pain when I do this?",
+    "Hurts a little, doesn't it?",
+    "Is it tender here?",
+    "Did you feel that?",
+    "Pain in the neck again?",
+    "How bad is it today?",
+    "Any stiffness this morning?",
+    "Sore after last time?",
+    "Does the left side ache?",
+    "Let me know when it's too firm.",
+    "Roll your shoulders back.",
+    "Nod your head slowly.",
+    "Let your arms hang.",
+    "We're halfway through.",
+    "Next time we'll do your back.",
+    "Repeat that at home.",
+    "Go back to sleep if you like.",
+    "Stop me if you need to.",
+    "Continue breathing.",
+    "Mmm, lovely.",
+    "Is the towel okay?",
+    "Loosen your jaw.",
+    "Okay, turning over now.",
+    "Put your forehead here.",
+    "Rest your hands.",
+    "Slightly warmer oil.",
+    "You're very tense today.",
+    "That's it.",
+    "Much looser now.",
+    "All done on this side.",
+)
+
+
 def assistant_announcements(protocol: str = "cervical") -> tuple[str, ...]:
     """What the assistant itself says in a session, worded by the real phrase book.
 
