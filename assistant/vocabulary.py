@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
@@ -30,6 +30,16 @@ def starts_with_words(phrase: str, prefix: str) -> bool:
     """Whether prefix is the first word or words of phrase; an empty prefix is not."""
     words, first = phrase.split(), prefix.split()
     return bool(first) and words[: len(first)] == first
+
+
+def edit_distance(a: Sequence[str], b: Sequence[str]) -> int:
+    """Levenshtein distance between two sequences: of words, or of phones."""
+    row = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        diagonal, row[0] = row[0], i
+        for j, y in enumerate(b, 1):
+            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (x != y))
+    return row[-1]
 
 
 def _ends_of(phrases: Iterable[str]) -> set[str]:

@@ -953,6 +953,43 @@ def test_take_a_slow_breath_is_not_taken_for_a_note(corpus) -> None:
         assert refused == [("take a note", "heard as other words")], (voice, condition, decisions)
 
 
+def test_a_command_heard_as_words_more_than_two_apart_from_it_is_other_words(
+    listener: Listener,
+) -> None:
+    """ "What time is it?" is squeezed into "what can i say", "turn your palm up" into "take a
+    note" the phone loop is sure of; as ordinary speech each is itself, three words apart from
+    the phrase, however many words it shares or has."""
+    cases = (
+        (Hypothesis("what can i say", 0.6), "what time is it"),
+        (Hypothesis("take a note", 0.75), "turn your common"),
+    )
+    for heard, free_text in cases:
+        vetoed = _decided_with_free_text(listener, heard, 1.6, free_text)
+        assert vetoed.command is None and vetoed.reason == "heard as other words", free_text
+        lenient = _fresh(listener)
+        lenient.settings = ListenerSettings(free_text_overrules_beyond_word_edits=3)
+        assert _decided_with_free_text(lenient, heard, 1.6, free_text).accepted, free_text
+    # Two words apart stand: "hold on" in music was heard as "told nine".
+    hold_on = Hypothesis("hold on", 0.6)
+    assert _decided_with_free_text(listener, hold_on, 1.4, "told nine").command is Intent.PAUSE
+
+
+def test_what_time_is_it_is_not_taken_for_help(corpus) -> None:
+    """Through the real decoders: the grammar hears "what can i say"; as ordinary speech it is
+    itself, three words apart from the phrase."""
+    lenient = ListenerSettings(free_text_overrules_beyond_word_edits=3)
+    for voice, condition in (("hibari", "music_10db"), ("espeak-us", "reverb")):
+        speaker = [s for s in corpus.SPEAKERS if s.name == voice]
+        (clip,) = corpus.sentence_clips(
+            ["What time is it?"], "aside", speaker, [condition], lead=ROOM
+        )
+        kept = listen_to_samples(clip.audio, Listener(load_vocabulary(), settings=lenient))
+        assert _accepted(kept) == [Intent.HELP], (voice, condition, kept)
+        decisions = listen_to_samples(clip.audio, Listener(load_vocabulary()))
+        refused = [(d.text, d.reason) for d in decisions]
+        assert refused == [("what can i say", "heard as other words")], (voice, decisions)
+
+
 def test_a_command_that_opens_with_room_talk_needs_its_own_words_heard(listener: Listener) -> None:
     """ "Okay then" is heard as "okay next"; as ordinary speech it is "okay" and another word."""
     okay_next = Hypothesis("okay next", 0.75)

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from assistant.vocabulary import normalize, starts_with_words
+from assistant.vocabulary import edit_distance, normalize, starts_with_words
 
 SAMPLE_RATE = 16000
 VOSK_MODEL_ENV = "MASSAGE_ASSISTANT_VOSK_MODEL"
@@ -121,16 +121,6 @@ def _background_language_model(phrases: list[str], background: list[str]) -> str
 def _jsgf(phrases: Iterable[str]) -> str:
     alternatives = " | ".join(sorted(phrases))
     return f"#JSGF V1.0;\ngrammar commands;\npublic <command> = {alternatives};\n"
-
-
-def _edit_distance(a: list[str], b: list[str]) -> int:
-    """Levenshtein distance between two phone sequences."""
-    row = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        diagonal, row[0] = row[0], i
-        for j, y in enumerate(b, 1):
-            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (x != y))
-    return row[-1]
 
 
 def _pronunciation_table(entries: list[str]) -> dict[str, list[list[str]]]:
@@ -323,7 +313,7 @@ class PocketSphinxEngine:
         # Words it cannot pronounce count as no sound at all: every phone of the phrase is missing.
         sounded = _pronunciations(heard, self._word_pronunciations, most=32) or [[]]
         closest = [
-            _edit_distance(a, b) / len(b) for a in sounded for b in self._pronunciations[phrase]
+            edit_distance(a, b) / len(b) for a in sounded for b in self._pronunciations[phrase]
         ]
         return min(closest)
 
@@ -368,7 +358,7 @@ class PocketSphinxEngine:
             for seg in self._phones.seg() or []
             if seg.word != "SIL" and not seg.word.startswith("+")
         ]
-        mismatch = min(_edit_distance(heard, p) / len(p) for p in pronunciations)
+        mismatch = min(edit_distance(heard, p) / len(p) for p in pronunciations)
         confidence = max(0.0, 1.0 - mismatch / 2.0)
         return Hypothesis(text, confidence, {"phone_mismatch": mismatch, "frames": frames})
 

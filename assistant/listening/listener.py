@@ -29,6 +29,7 @@ from assistant.listening.segmenter import Segmenter, SegmenterSettings, SegmentE
 from assistant.listening.tones import ToneSettings, suppress_held_tones, tonal_share
 from assistant.vocabulary import (
     CommandVocabulary,
+    edit_distance,
     load_background_words,
     load_vocabulary,
     normalize,
@@ -162,6 +163,12 @@ class ListenerSettings:
     # is within this many phone edits per phone of the phrase: in noise it hears "hell" for
     # "help", "after" for "faster" (bench_asr).
     more_words_overrule_unsure_commands: bool = True
+    # Words that are more than this many words apart from the phrase (each inserted, dropped or
+    # changed word counts one) overrule it, however sure the phone loop is: "what time is it"
+    # squeezed into "what can i say", "turn your palm up" into "take a note". Home Assistant's
+    # speech-to-phrase rejects beyond a cost of 2 likewise (bench_asr: no command really said was
+    # heard more than two words apart; two "hold on" in music were heard two apart).
+    free_text_overrules_beyond_word_edits: int = 2
     free_text_sounds_alike_within: float = 0.5
     # Pain the phone loop agrees with less than this is overruled where the decoding as ordinary
     # speech heard other words, none of pain's: at least pain_overruled_by_words of them where
@@ -993,11 +1000,12 @@ class Listener:
         overruled only where more words than the phrase has were heard, two of them at least not the
         phrase's ("slow we now" for "slow down"): a phrase really said is heard as itself, or as as
         many words. Such words overrule a command the phone loop agreed with poorly too, whatever
-        they share with it. A phrase that opens with room talk ("okay next") needs the rest of its
-        words heard, however sure the phone loop was. Not pain, by these rules: "it hurts" comes out
-        as "higher" or "good" too often (bench_asr); pain has a stricter rule of its own
-        (_pain_heard_as_other_words; pain_first: the grammar heard the pain phrase itself). Nor
-        answers and pain scores, which the assistant says back.
+        they share with it. Words more than a few apart from the phrase's ("what time is it" for
+        "what can i say") overrule it, and a phrase that opens with room talk ("okay next") needs
+        the rest of its words heard, however sure the phone loop was. Not pain, by these rules: "it
+        hurts" comes out as "higher" or "good" too often (bench_asr); pain has a stricter rule of
+        its own (_pain_heard_as_other_words; pain_first: the grammar heard the pain phrase itself).
+        Nor answers and pain scores, which the assistant says back.
         """
         if intent is Intent.PAIN:
             return self._pain_heard_as_other_words(text, confidence, pain_first)
@@ -1018,6 +1026,8 @@ class Listener:
             and not (phrase - set(opening.split())) & set(heard)
         ):
             return True  # room talk that begins the same ("okay then" as "okay next")
+        if edit_distance(heard, words) > self.settings.free_text_overrules_beyond_word_edits:
+            return True
         more_words = len(heard) > len(words) and sum(w not in phrase for w in heard) >= 2
         if confident:
             return more_words
