@@ -32,7 +32,8 @@ REQUIRED_PHRASES = frozenset(
         "screen_first_question", "screen_answer_first", "screen_pain", "screen_blocked",
         "screen_relative", "screen_clear", "no_question", "screen_status", "screen_blocking", "pain_level_question",
         "pain_level_noted", "pain_level_how", "note_start", "note_kept", "note_busy",
-        "note_unavailable",
+        "note_unavailable", "pain_withdrawn", "pain_withdrawn_paused", "pain_withdrawn_holding",
+        "pain_withdrawn_after_session", "no_false_alarm",
     }
 )  # fmt: skip
 
@@ -273,6 +274,14 @@ class Phraser:
             Phase.PAIN_HOLD: "help_pain",
             Phase.SCREENING: "help_screening",
         }.get(phase, "help_other")
+        return self.phrase(key)
+
+    def _render_pain_withdrawn(self, phase: Phase) -> str:
+        key = {
+            Phase.PAUSED: "pain_withdrawn_paused",
+            Phase.PAIN_HOLD: "pain_withdrawn_holding",
+            Phase.FINISHED: "pain_withdrawn_after_session",
+        }.get(phase, "pain_withdrawn")
         return self.phrase(key)
 
     def _render_screen_intro(self, total: int) -> str:

@@ -25,6 +25,7 @@ BUDGET_WARNING = "budget_warning"
 BUDGET_LIMIT = "budget_limit"
 COUNT = "count"
 CLOSING = "closing"  # the wait for a pain score after the last step
+PAIN_WITHDRAWN = "pain_withdrawn"  # the record of a pain that was a false alarm
 
 
 # --- events -----------------------------------------------------------------------------------
@@ -184,6 +185,16 @@ class ScreenAnswer:
     yes: bool
 
 
+@dataclass(frozen=True)
+class _BeforePain:
+    """How the session stood as pain was reported: where a false alarm takes it back to."""
+
+    phase: Phase
+    gentle: bool
+    active_before: float
+    active_since: float | None
+
+
 class Session:
     """One massage session. `handle(event)` returns the actions the edges must carry out."""
 
@@ -207,6 +218,8 @@ class Session:
         self._closing_due = 0.0  # when the latest wait for a score ends
         self._note_step: int | None = None  # the step a voice note being recorded belongs to
         self._notes_taken = 0
+        # Pain events still in hand, each with how the session stood before it, latest last.
+        self._pains_in_hand: list[_BeforePain] = []
 
     # --- queries ---
 
@@ -446,6 +459,8 @@ class Session:
         intent = event.intent
         if intent is Intent.PAIN:
             return self._pain(event)
+        if intent is Intent.FALSE_ALARM:
+            return self._false_alarm(event)
         if intent is Intent.HELP:
             return [self._record_command(event), Say(Message("help", {"phase": self.phase}))]
         if self.phase is Phase.SCREENING and intent is Intent.STATUS:
@@ -534,6 +549,8 @@ class Session:
         return [Say(Message("still_paused", {"intent": event.intent}))]
 
     def _while_holding_for_pain(self, event: Command) -> list[Action]:
+        if event.intent in (Intent.RESUME, Intent.NEXT):
+            self._pains_in_hand.clear()  # the therapist has carried on: the pain stands
         if event.intent is Intent.RESUME:
             self.phase = Phase.RUNNING
             return [
@@ -565,6 +582,9 @@ class Session:
         actions.append(
             self._record("pain", event.at, phase=previous.value, interrupted_step=interrupted)
         )
+        if previous is not Phase.SCREENING:
+            before = _BeforePain(previous, self.gentle, self._active_before, self._active_since)
+            self._pains_in_hand.append(before)
         self.gentle = True
         if previous is Phase.READY:
             self.phase = Phase.PAIN_HOLD
@@ -594,12 +614,47 @@ class Session:
             actions.append(self._wait_for_score(event.at))
         return actions
 
+    def _false_alarm(self, event: Command) -> list[Action]:
+        """The pain reported last was not: withdraw it, and go back to where the session was.
+
+        Only while it is in hand: before resume, next or a pain score for it.
+        """
+        if not self._pains_in_hand:
+            return [Say(Message("no_false_alarm", {}))]
+        before = self._pains_in_hand.pop()
+        self.gentle = before.gentle
+        actions: list[Action] = [self._record_command(event)]
+        if self.phase is Phase.FINISHED:
+            self._pain_while_closing = False
+        else:
+            self.phase = before.phase
+        if self.phase in (Phase.READY, Phase.PAUSED):
+            # The pain had started the massage clock and its budget: stop them again.
+            self._active_before, self._active_since = before.active_before, before.active_since
+            actions += [CancelTimer(BUDGET_WARNING), CancelTimer(BUDGET_LIMIT)]
+        actions.append(
+            self._record(
+                PAIN_WITHDRAWN,
+                event.at,
+                holding=self.phase is Phase.PAIN_HOLD,
+                gentle=self.gentle,
+            )
+        )
+        if self.phase not in (Phase.PAIN_HOLD, Phase.FINISHED):
+            actions.append(ListenFor(Listening.COMMANDS))
+        actions.append(Say(Message("pain_withdrawn", {"phase": self.phase})))
+        if self.phase is Phase.RUNNING:
+            actions.extend(self._announce(event.at, repeat=True))
+        return actions
+
     def _pain_level(self, event: Command) -> list[Action]:
         """A pain score: after a pain event it belongs to it; otherwise it stands on its own."""
         if event.value is None or not 0 <= event.value <= 10:
             return [Say(Message("pain_level_how", {}))]
         after_pain = self.phase is Phase.PAIN_HOLD or self._pain_while_closing
         self._pain_while_closing = False
+        if after_pain:
+            self._pains_in_hand.clear()  # scored: the pain was real
         actions: list[Action] = [
             self._record_command(event),
             self._record("pain_level", event.at, level=event.value, after_pain=after_pain),
@@ -780,6 +835,7 @@ class Session:
         self._active_since = None
         self.phase = Phase.FINISHED
         self.outcome = outcome
+        self._pains_in_hand.clear()
         return actions
 
     # --- helpers ---

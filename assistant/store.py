@@ -12,7 +12,7 @@ from typing import Any
 
 import platformdirs
 
-from assistant.session import BUDGET_LIMIT, BUDGET_WARNING, ResumePoint
+from assistant.session import BUDGET_LIMIT, BUDGET_WARNING, PAIN_WITHDRAWN, ResumePoint
 
 DB_ENVIRONMENT_VARIABLE = "MASSAGE_ASSISTANT_DB"
 
@@ -230,6 +230,10 @@ class SessionStore:
                 holding = True
             elif event.kind in ("resumed", "step_started"):
                 holding = False
+            elif event.kind == PAIN_WITHDRAWN:
+                # As the session stood before that pain.
+                holding = bool(event.data.get("holding"))
+                gentle = bool(event.data.get("gentle"))
             if event.kind == "session_started":
                 screen_pending = event.data.get("screen") == "asked"
             elif event.kind == "screen_result":
@@ -246,6 +250,8 @@ class SessionStore:
                 completed.add(int(event.data["step"]))
             elif event.kind == "pain":
                 pain += 1
+            elif event.kind == PAIN_WITHDRAWN:
+                pain -= 1
         return SessionSummary(session, len(completed), pain, active)
 
     def history(self, patient: str | None = None) -> list[SessionSummary]:

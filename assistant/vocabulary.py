@@ -59,6 +59,8 @@ class CommandVocabulary(BaseModel):
     answers: dict[Intent, tuple[str, ...]]
     # "pain level zero" to "pain level ten": the phrase at index N gives the score N.
     pain_levels: tuple[str, ...]
+    # "False alarm": the pain just reported was not. Heard only while a pain event is in hand.
+    false_alarm: tuple[str, ...]
     # Short things said in the room that are not commands: decoded as themselves, and rejected.
     other_speech: tuple[str, ...] = ()
     # How the therapist's questions open ("does", "is"): pain heard in an utterance that opens
@@ -95,13 +97,15 @@ class CommandVocabulary(BaseModel):
             misplaced = [intent.value for intent in table if intent not in wanted]
             if misplaced:
                 raise ValueError(f"{section}: {', '.join(misplaced)} belong in the other section")
+        if not self.false_alarm:
+            raise ValueError("false_alarm: needs at least one phrase")
         if len(self.pain_levels) != 11:
             raise ValueError(
                 f"pain_levels: expected 11 phrases, for 0 to 10; got {len(self.pain_levels)}"
             )
         owner: dict[str, Intent] = {}
-        levels = (Intent.PAIN_LEVEL, self.pain_levels)
-        for intent, phrases in (*self.commands.items(), *self.answers.items(), levels):
+        after_pain = ((Intent.PAIN_LEVEL, self.pain_levels), (Intent.FALSE_ALARM, self.false_alarm))
+        for intent, phrases in (*self.commands.items(), *self.answers.items(), *after_pain):
             for phrase in phrases:
                 key = normalize(phrase)
                 if key in owner and owner[key] is not intent:
@@ -129,6 +133,13 @@ class CommandVocabulary(BaseModel):
     def pain_level_table(self) -> dict[str, Intent]:
         return _table({Intent.PAIN_LEVEL: self.pain_levels})
 
+    def false_alarm_table(self) -> dict[str, Intent]:
+        return _table({Intent.FALSE_ALARM: self.false_alarm})
+
+    def after_pain_table(self) -> dict[str, Intent]:
+        """What is listened for only after a pain event: pain scores and "false alarm"."""
+        return {**self.pain_level_table(), **self.false_alarm_table()}
+
     def pain_level(self, text: str) -> int | None:
         """The score in "pain level six" (or typed "pain level 6"), or None."""
         words = normalize(text)
@@ -146,14 +157,14 @@ class CommandVocabulary(BaseModel):
         if listening is Listening.ANSWERS:
             return self.question_table()
         if listening is Listening.PAIN_LEVEL:
-            return {**self.phrase_table(), **self.pain_level_table()}
+            return {**self.phrase_table(), **self.after_pain_table()}
         if listening is Listening.NOTE:
             # Pain only: a memo forced into "stop session" would end the session mid-massage.
             return _table({Intent.PAIN: self.commands[Intent.PAIN]})
         return self.phrase_table()
 
     def every_phrase(self) -> dict[str, Intent]:
-        return {**self.phrase_table(), **self.answer_table(), **self.pain_level_table()}
+        return {**self.phrase_table(), **self.answer_table(), **self.after_pain_table()}
 
     def other_speech_phrases(self) -> frozenset[str]:
         return frozenset(normalize(p) for p in self.other_speech)

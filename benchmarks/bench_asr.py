@@ -71,6 +71,7 @@ def _run_clips(args: tuple[str, list[str], list[str], list[str], str | None]) ->
     for kind, listening, phrases in (
         ("answer", Listening.ANSWERS, vocabulary.answers),
         ("pain level", Listening.PAIN_LEVEL, {Intent.PAIN_LEVEL: vocabulary.pain_levels}),
+        ("false alarm", Listening.PAIN_LEVEL, {Intent.FALSE_ALARM: vocabulary.false_alarm}),
     ):
         if kind in kinds:
             own = Listener(vocabulary, engine=listener.engine, settings=listener.settings)
@@ -237,7 +238,7 @@ def _summarise(results: list[dict[str, Any]], show_errors: bool) -> dict[str, An
                 if show_errors and o["accepted"] != [o["intent"]]:
                     errors.append(f"{label} {o['name']}: {o['accepted']} {o['rejected']}")
                 continue
-            if o["kind"] in ("answer", "pain level"):
+            if o["kind"] in ("answer", "pain level", "false alarm"):
                 # A pain score is right only with its number: the phrase heard must be the one said.
                 right = o["accepted"] == [o["intent"]] and (
                     o["kind"] == "answer" or o["heard"] == [normalize(o["text"])]
@@ -318,7 +319,7 @@ def _summarise(results: list[dict[str, Any]], show_errors: bool) -> dict[str, An
         "pain_latency_ms": _percentiles(pain_latencies),
         "real_time_factor": round(cpu / audio, 4) if audio else None,
         # Heard in their moments (a question waiting; after pain or the last step): right and
-        # wrong (another answer or score taken) out of the utterances, per condition.
+        # wrong (another answer, score or command taken) out of the utterances, per condition.
         "answers_and_pain_scores": {
             kind: {c: f"{v[0]} right, {v[1]} wrong of {v[2]}" for c, v in sorted(by.items())}
             for kind, by in spoken_values.items()
@@ -335,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speakers", default=",".join(s.name for s in corpus.SPEAKERS))
     parser.add_argument(
         "--kinds",
-        default="command,distractor,answer,pain level,pain after speech,first command",
+        default="command,distractor,answer,pain level,false alarm,pain after speech,first command",
     )
     parser.add_argument("--set", action="append", default=[], help="ListenerSettings field=value")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
@@ -349,7 +350,12 @@ def main(argv: list[str] | None = None) -> int:
     # Synthesis happens once, here, so the workers only read the cache.
     chosen = [s for s in corpus.SPEAKERS if s.name in speakers]
     vocabulary = load_vocabulary()
-    for phrases in (None, vocabulary.answers, {Intent.PAIN_LEVEL: vocabulary.pain_levels}):
+    for phrases in (
+        None,
+        vocabulary.answers,
+        {Intent.PAIN_LEVEL: vocabulary.pain_levels},
+        {Intent.FALSE_ALARM: vocabulary.false_alarm},
+    ):
         for _ in corpus.command_clips(chosen, [], phrases):
             pass
     talkers = [s for s in corpus.SPEAKERS if s.name in DISTRACTOR_SPEAKERS]

@@ -635,9 +635,24 @@ def test_pain_scores_are_heard_after_pain_and_never_take_the_place_of_pain(
         after_pain = _fresh(listener)
         after_pain.listen_for(Listening.PAIN_LEVEL)
         heard = _accepted(listen_to_samples(clip.audio, after_pain))
-        assert Intent.PAIN_LEVEL not in heard, clip.name
+        assert not {Intent.PAIN_LEVEL, Intent.FALSE_ALARM} & set(heard), clip.name
         if clip.condition == "clean":
             assert heard == [Intent.PAIN], clip.name
+
+
+def test_a_false_alarm_is_heard_after_pain_and_only_then(listener: Listener, corpus) -> None:
+    """ "False alarm" withdraws a pain event: listened for while one is in hand, and never
+    during a massage that had none, where it would not be obeyed anyway."""
+    false_alarm = {Intent.FALSE_ALARM: load_vocabulary().false_alarm}
+    speakers = [s for s in corpus.SPEAKERS if s.name in ("hibari", "hibari-low", "espeak-us")]
+    for clip in corpus.command_clips(speakers, ["clean", "pink_20db"], false_alarm):
+        after_pain = _fresh(listener)
+        after_pain.listen_for(Listening.PAIN_LEVEL)
+        heard = [(d.command, d.text) for d in listen_to_samples(clip.audio, after_pain)]
+        assert heard == [(Intent.FALSE_ALARM, clip.text)], (clip.name, heard)
+        massaging = _fresh(listener)
+        massaging.listen_for(Listening.COMMANDS)
+        assert not _accepted(listen_to_samples(clip.audio, massaging)), clip.name
 
 
 def test_a_patients_short_replies_are_not_obeyed(listener: Listener, corpus) -> None:
@@ -1092,6 +1107,27 @@ def test_a_question_opening_may_not_open_with_a_pain_phrase(tmp_path) -> None:
     assert str(caught.value) == (
         f"{path}:{line}: question_openings: these open with a pain phrase or its end: in pain"
     )
+
+
+def test_false_alarm_needs_a_phrase_of_its_own(tmp_path) -> None:
+    from assistant.datafile import DataFileError
+    from assistant.resources import voices_dir
+
+    text = (voices_dir() / "en" / "commands.yaml").read_text()
+    assert "false_alarm: [false alarm]" in text
+    path = tmp_path / "commands.yaml"
+    for given, problem in (
+        ("[]", "false_alarm: needs at least one phrase"),
+        ("[pause]", "the phrase 'pause' is given for both pause and false alarm"),
+    ):
+        path.write_text(text.replace("false_alarm: [false alarm]", f"false_alarm: {given}"))
+        with pytest.raises(DataFileError) as caught:
+            load_vocabulary(path=path)
+        assert str(caught.value).endswith(problem), caught.value
+    vocabulary = load_vocabulary()
+    assert vocabulary.match("False alarm.") is Intent.FALSE_ALARM  # typed
+    assert vocabulary.table_for(Listening.PAIN_LEVEL)["false alarm"] is Intent.FALSE_ALARM
+    assert "false alarm" not in vocabulary.table_for(Listening.COMMANDS)
 
 
 def test_an_opening_is_a_question_only_where_it_does_not_go_on_as_pain() -> None:

@@ -459,3 +459,19 @@ def test_a_pain_score_at_the_end_stands_on_its_own_in_the_report(tmp_path: Path)
     assert "Pain level 2/10 at 1:07." in report.soap.subjective
     markdown = render_session_markdown(report)
     assert "- **Gentle variant:** yes" in markdown
+
+
+def test_a_pain_withdrawn_as_a_false_alarm_is_left_out_of_the_report(tmp_path: Path) -> None:
+    with SessionStore(tmp_path / "s.sqlite3") as store:
+        script: list[Any] = [(40, "next"), (70, "patient in pain"), (72, "false alarm")]
+        script += [(100, "next"), (130, "next"), (160, "stop session")]
+        session_id = drive(store, script)
+        report = build_session_report(store, session_id)
+        session = store.session(session_id)
+        assert session is not None and store.summary(session).pain_events == 0
+    assert report.pain == ()
+    assert ("false alarm", "false alarm") in [(c.intent, c.heard) for c in report.commands]
+    # Step 2, during which the pain was reported, was done as planned and completed.
+    assert [(s.status, s.gentle) for s in report.steps[:3]] == [(COMPLETED, False)] * 3
+    assert "No pain reported during the session." in report.soap.subjective
+    assert "Gentle variant" not in render_session_markdown(report)

@@ -9,7 +9,7 @@ import pytest
 from assistant.catalog import load_protocol
 from assistant.intents import Intent, Listening
 from assistant.plan import SessionOptions, build_plan
-from assistant.protocol import Protocol, Technique
+from assistant.protocol import Protocol, Repetitions, Technique
 from assistant.session import (
     BUDGET_LIMIT,
     BUDGET_WARNING,
@@ -361,6 +361,104 @@ def test_a_pain_level_without_a_number_asks_for_one() -> None:
     session = in_phase(Phase.RUNNING)
     actions = session.handle(Command(Intent.PAIN_LEVEL, 20.0, "pain level"))
     assert said(actions) == ["pain_level_how"] and not records(actions)
+
+
+# --- a false alarm ------------------------------------------------------------------------------
+
+
+def test_a_false_alarm_takes_the_session_back_to_the_step_as_it_was() -> None:
+    session = in_phase(Phase.RUNNING)  # at step 2: squeezing, 3-4 times; 3 once gentle
+    session.handle(Command(Intent.PAIN, 20.0))
+    assert session.current_step.repetitions == Repetitions(min=3, max=3)
+    actions = session.handle(Command(Intent.FALSE_ALARM, 22.0, "false alarm"))
+    assert records(actions) == ["command", "pain_withdrawn"]
+    withdrawn = next(a for a in actions if isinstance(a, Record) and a.kind == "pain_withdrawn")
+    assert withdrawn.data["holding"] is False and withdrawn.data["gentle"] is False
+    assert ListenFor(Listening.COMMANDS) in actions
+    assert said(actions)[0] == "pain_withdrawn" and said(actions)[-1] == "step"
+    assert session.phase is Phase.RUNNING and session.step_index == 1
+    assert not session.gentle
+    assert session.current_step.repetitions == Repetitions(min=3, max=4)
+    # Nothing is left in hand: there is nothing more to withdraw, and the ordinary kneading of
+    # the next step is not softened into stroking.
+    assert said(session.handle(Command(Intent.FALSE_ALARM, 23.0))) == ["no_false_alarm"]
+    session.handle(Command(Intent.NEXT, 24.0))
+    step = session.current_step
+    assert step.technique is Technique.KNEADING and step.softened_from is None
+
+
+def test_a_false_alarm_while_paused_stops_the_clock_the_pain_started() -> None:
+    session = in_phase(Phase.PAUSED)  # paused at 2.0 after 2 s of massage
+    actions = session.handle(Command(Intent.PAIN, 20.0))
+    assert {a.name for a in actions if isinstance(a, StartTimer)} == {BUDGET_WARNING, BUDGET_LIMIT}
+    actions = session.handle(Command(Intent.FALSE_ALARM, 30.0))
+    assert CancelTimer(BUDGET_WARNING) in actions and CancelTimer(BUDGET_LIMIT) in actions
+    assert session.phase is Phase.PAUSED and not session.gentle
+    assert session.active_seconds(100.0) == pytest.approx(2.0)
+    assert said(actions) == ["pain_withdrawn"]
+    assert "step" in said(session.handle(Command(Intent.RESUME, 101.0)))
+
+
+def test_a_false_alarm_withdraws_only_the_latest_pain() -> None:
+    session = in_phase(Phase.RUNNING)
+    session.handle(Command(Intent.PAIN, 20.0))
+    session.handle(Command(Intent.PAIN, 21.0))
+    actions = session.handle(Command(Intent.FALSE_ALARM, 22.0))
+    withdrawn = next(a for a in actions if isinstance(a, Record) and a.kind == "pain_withdrawn")
+    assert withdrawn.data["holding"] is True and withdrawn.data["gentle"] is True
+    assert session.phase is Phase.PAIN_HOLD and session.gentle
+    assert ListenFor(Listening.COMMANDS) not in actions  # a score for the first may still come
+    session.handle(Command(Intent.FALSE_ALARM, 23.0))
+    assert session.phase is Phase.RUNNING and not session.gentle
+
+
+@pytest.mark.parametrize(
+    "carried_on",
+    [
+        Command(Intent.RESUME, 22.0),
+        Command(Intent.NEXT, 22.0),
+        Command(Intent.PAIN_LEVEL, 22.0, "pain level four", value=4),
+    ],
+)
+def test_a_pain_that_was_carried_on_from_or_scored_cannot_be_withdrawn(carried_on) -> None:
+    session = in_phase(Phase.RUNNING)
+    session.handle(Command(Intent.PAIN, 20.0))
+    session.handle(carried_on)
+    actions = session.handle(Command(Intent.FALSE_ALARM, 23.0))
+    assert said(actions) == ["no_false_alarm"] and not records(actions)
+    assert session.gentle
+
+
+def test_a_false_alarm_in_the_closing_wait_leaves_the_score_on_its_own() -> None:
+    session = finished_session()
+    session.handle(Command(Intent.PAIN, 3.0))
+    actions = session.handle(Command(Intent.FALSE_ALARM, 4.0))
+    assert records(actions) == ["command", "pain_withdrawn"]
+    assert said(actions) == ["pain_withdrawn"] and session.phase is Phase.FINISHED
+    actions = session.handle(Command(Intent.PAIN_LEVEL, 6.0, "pain level one", value=1))
+    level = next(a for a in actions if isinstance(a, Record) and a.kind == "pain_level")
+    assert level.data["after_pain"] is False
+
+
+def test_the_store_rebuilds_a_session_whose_pain_was_withdrawn(tmp_path) -> None:
+    from assistant.store import SessionStore
+
+    with SessionStore(tmp_path / "s.sqlite3") as store:
+        session_id = store.begin(
+            protocol="cervical", protocol_path=None, session_number=1, patient=None,
+            exacerbation=False, gentle=False, steps_total=18, budget_minutes=7,
+            started_at="2026-11-28T10:00:00+00:00",
+        )  # fmt: skip
+        for kind in ("step_started", "pain"):
+            store.record(session_id, kind, {"step": 2, "active_seconds": 30.0}, "t")
+        point = store.resume_point(session_id)
+        assert point.holding_for_pain and point.gentle
+        withdrawn = {"step": 2, "active_seconds": 31.0, "holding": False, "gentle": False}
+        store.record(session_id, "pain_withdrawn", withdrawn, "t")
+        point = store.resume_point(session_id)
+        assert not point.holding_for_pain and not point.gentle
+        session = store.session(session_id)
+        assert session is not None and store.summary(session).pain_events == 0
 
 
 @pytest.mark.parametrize("intent", [Intent.NEXT, Intent.BACK, Intent.SKIP, Intent.REPEAT])

@@ -12,7 +12,7 @@ from assistant.catalog import load_protocol
 from assistant.datafile import DataFileError
 from assistant.plan import SessionOptions, SessionPlan, Step, build_plan
 from assistant.protocol import MinutesRange, Protocol, Repetitions
-from assistant.session import BUDGET_LIMIT, BUDGET_WARNING
+from assistant.session import BUDGET_LIMIT, BUDGET_WARNING, PAIN_WITHDRAWN
 from assistant.store import SessionStore, StoredEvent, StoredSession
 
 # Record kinds added by other parts of the assistant; shown when a session has them.
@@ -404,6 +404,13 @@ def _read_event(
         if interrupted is not None:
             walk.pain_steps.add(interrupted)
         walk.gentle = True
+    elif kind == PAIN_WITHDRAWN:
+        # "False alarm": the latest pain not withdrawn yet was never the patient's, and the
+        # session went back to how it stood before it.
+        if pain:
+            pain.pop()
+        walk.pain_steps = {p.interrupted_step for p in pain if p.interrupted_step is not None}
+        walk.gentle = bool(data.get("gentle", walk.gentle))
     elif kind == PAIN_LEVEL:
         _read_pain_level(event, walk, pain, scores)
     elif kind == VOICE_NOTE:
