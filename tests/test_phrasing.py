@@ -96,3 +96,36 @@ def test_a_phrase_book_missing_a_phrase_is_refused_with_its_line(tmp_path: Path)
     )
     with pytest.raises(DataFileError, match="phrases missing: at_first_step"):
         load_phrasebook(path=broken)
+
+
+def test_the_assistant_never_says_false_alarm_while_it_listens_for_it() -> None:
+    """Its own voice must not withdraw a real pain: while a pain event is in hand nothing it says
+    holds the phrase. The help of the massage names it, when it is not listened for."""
+    from assistant.intents import Listening
+    from assistant.session import ListenFor, SessionSettings
+    from assistant.vocabulary import load_vocabulary, normalize
+
+    phraser = Phraser(load_phrasebook())
+    false_alarm = load_vocabulary().false_alarm_table()
+    session = Session(
+        build_plan(load_protocol("cervical")[0], SessionOptions()), SessionSettings(screen=False)
+    )
+    listening = Listening.COMMANDS
+    said_while_listening: list[str] = []
+    said_otherwise: list[str] = []
+    script = [Intent.NEXT, Intent.HELP, Intent.PAIN, Intent.HELP, Intent.SKIP, Intent.PAIN]
+    script += [Intent.FALSE_ALARM, Intent.HELP, Intent.PAIN_LEVEL, Intent.FALSE_ALARM]
+    script += [Intent.RESUME, *[Intent.NEXT] * 20, Intent.PAIN, Intent.HELP, Intent.FALSE_ALARM]
+    events = [Start(0.0), *(Command(i, float(at), value=3) for at, i in enumerate(script, 1))]
+    for event in events:
+        for action in session.handle(event):
+            if isinstance(action, ListenFor):
+                listening = action.listening
+            if isinstance(action, Say):
+                text = normalize(phraser.render(action.message))
+                heard = listening is Listening.PAIN_LEVEL
+                (said_while_listening if heard else said_otherwise).append(text)
+    assert len(said_while_listening) >= 8
+    for text in said_while_listening:
+        assert not any(phrase in text for phrase in false_alarm), text
+    assert any("false alarm" in text for text in said_otherwise)
