@@ -104,6 +104,28 @@ def test_a_whole_session_driven_by_a_recording_headless(recording, tmp_path: Pat
     assert spoken.stat().st_size > 44
 
 
+def test_a_false_alarm_said_after_pain_leaves_no_pain_in_the_record(tmp_path: Path) -> None:
+    corpus = speech_corpus()
+    therapist = next(s for s in corpus.SPEAKERS if s.name == "hibari")
+    quiet = [np.zeros(int(seconds * corpus.RATE), np.float32) for seconds in (3.0, 2.0)]
+    parts = [quiet[0]]
+    for text in ("patient in pain", "false alarm", "next please", "stop session"):
+        parts += [corpus.synthesize(text, therapist) * 0.5, quiet[1]]
+    path, db = tmp_path / "therapist.wav", tmp_path / "s.sqlite3"
+    sf.write(str(path), np.concatenate(parts), corpus.RATE)
+    result, heard = _session_from_recording(path, db)
+    assert heard == [
+        "[heard] patient in pain",
+        "[heard] false alarm",
+        "[heard] next please",
+        "[heard] stop session",
+    ]
+    assert "Withdrawn as a false alarm." in result.stdout
+    # The first step went on as planned after the withdrawal, and was completed.
+    (session,) = history(db)
+    assert (session["steps_completed"], session["pain_events"]) == (1, 0)
+
+
 def test_a_broken_vosk_model_gives_way_to_pocketsphinx(recording, tmp_path: Path) -> None:
     path, _spans = recording
     fake = tmp_path / "vosk-model-small-en-us-0.15"
