@@ -45,6 +45,7 @@ DISTRACTOR_SETS: tuple[tuple[tuple[str, ...], str], ...] = (
     (corpus.LAST_HELD_OUT_ASIDES, "last held-out aside"),
     (corpus.THIRD_HELD_OUT_ASIDES, "third held-out aside"),
     (corpus.FOURTH_HELD_OUT_ASIDES, "fourth held-out aside"),
+    (corpus.FIFTH_HELD_OUT_ASIDES, "fifth held-out aside"),
 )
 
 
@@ -300,11 +301,12 @@ def _summarise(results: list[dict[str, Any]], show_errors: bool) -> dict[str, An
         # vocabulary's other_speech (or answers) or not; aside: words said in passing, listed or
         # not; later aside: more of them, listed or not; unseen aside and new aside: still more,
         # none listed (corpus.py says what was tuned on which); held-out aside, last held-out
-        # aside, third and fourth held-out aside: none listed (corpus.py says which were tuned
-        # on); human: recorded readings and card names
+        # aside, third, fourth and fifth held-out aside: none listed (corpus.py says which were
+        # tuned on); human: recorded readings and card names
         "false_accepts_by_kind": {c: f"{v[0]}/{v[1]}" for c, v in sorted(false_by_kind.items())},
-        # What the distractors were taken for: pain, a false alarm that stops the technique, or
-        # a command that moves the session on.
+        # What the distractors were taken for: pain, a false alarm that stops the technique
+        # until the therapist says "false alarm", resume or next, or a command that moves the
+        # session on.
         "false_accepts_by_command": dict(sorted(false_by_command.items())),
         # Each pain phrase by each speaker, heard by a new listener as the first thing it hears.
         "pain_as_first_command": {c: f"{v[0]}/{v[1]}" for c, v in sorted(first_pain.items())},

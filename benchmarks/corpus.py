@@ -361,7 +361,8 @@ THIRD_HELD_OUT_ASIDES: tuple[str, ...] = (
 
 
 # A fourth held-out set, written later that morning and committed before any run on it, when the
-# third was about to inform a rule. None is listed; nothing is to be tuned on them.
+# third was about to inform a rule. None is listed. What it was taken for has been seen since, but
+# no rule was chosen on it.
 FOURTH_HELD_OUT_ASIDES: tuple[str, ...] = (
     "Let's do the other shoulder.",
     "How did you sleep?",
