@@ -594,9 +594,10 @@ class Listener:
     def _restrict_engine(self) -> None:
         # The answers stay in the grammar when they are not wanted, to be rejected: otherwise a
         # patient's "yes" or "no" during the massage is forced into the nearest command ("next").
-        # So does "false alarm" with no pain in hand ("pause please", bench_asr's voices).
-        unwanted = {**self.vocabulary.answer_table(), **self.vocabulary.false_alarm_table()}
-        phrases = [*self._table, *(p for p in unwanted if p not in self._table)]
+        phrases = [
+            *self._table,
+            *(p for p in self.vocabulary.answer_table() if p not in self._table),
+        ]
         if self.settings.other_speech_in_grammar:
             phrases += self.vocabulary.other_speech_phrases()
         self.engine.restrict(phrases)
@@ -815,12 +816,10 @@ class Listener:
     # -- the decision ----------------------------------------------------------------------------
 
     def _absorbed(self, text: str) -> bool:
-        """Heard as room talk, as an answer no question asked for or a false alarm with no pain
-        in hand, or as the start of room talk that the grammar search stopped partway into
-        ("breathe" of "breathe in")."""
+        """Heard as room talk or as an answer no question asked for, or as the start of room
+        talk that the grammar search stopped partway into ("breathe" of "breathe in")."""
         vocabulary = self.vocabulary
-        unwanted = text in vocabulary.answer_table() or text in vocabulary.false_alarm_table()
-        return unwanted or any(
+        return text in vocabulary.answer_table() or any(
             starts_with_words(phrase, text) for phrase in vocabulary.other_speech_phrases()
         )
 
@@ -869,8 +868,6 @@ class Listener:
         if intent is None:
             if text in self.vocabulary.answer_table():
                 return reject("an answer, and no question is waiting")
-            if text in self.vocabulary.false_alarm_table():
-                return reject("a false alarm, and no pain is in hand")
             if text in self.vocabulary.other_speech_phrases():
                 return reject("other speech, not a command")
             return reject("not a command")
