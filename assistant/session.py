@@ -623,7 +623,8 @@ class Session:
             return [Say(Message("no_false_alarm", {}))]
         before = self._pains_in_hand.pop()
         self.gentle = before.gentle
-        actions: list[Action] = [self._record_command(event)]
+        # What it is saying about the pain no longer holds.
+        actions: list[Action] = [StopSpeaking(), self._record_command(event)]
         if self.phase is Phase.FINISHED:
             self._pain_while_closing = False
         else:

@@ -371,6 +371,7 @@ def test_a_false_alarm_takes_the_session_back_to_the_step_as_it_was() -> None:
     session.handle(Command(Intent.PAIN, 20.0))
     assert session.current_step.repetitions == Repetitions(min=3, max=3)
     actions = session.handle(Command(Intent.FALSE_ALARM, 22.0, "false alarm"))
+    assert isinstance(actions[0], StopSpeaking)  # the instructions for the pain are cut
     assert records(actions) == ["command", "pain_withdrawn"]
     withdrawn = next(a for a in actions if isinstance(a, Record) and a.kind == "pain_withdrawn")
     assert withdrawn.data["holding"] is False and withdrawn.data["gentle"] is False
