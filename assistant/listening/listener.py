@@ -1000,7 +1000,7 @@ class Listener:
         overruled only where more words than the phrase has were heard, two of them at least not the
         phrase's ("slow we now" for "slow down"): a phrase really said is heard as itself, or as as
         many words. Such words overrule a command the phone loop agreed with poorly too, whatever
-        they share with it. Words more than a few apart from the phrase's ("what time is it" for
+        they share with it. Words more than two apart from the phrase's ("what time is it" for
         "what can i say") overrule it, and a phrase that opens with room talk ("okay next") needs
         the rest of its words heard, however sure the phone loop was. Not pain, by these rules: "it
         hurts" comes out as "higher" or "good" too often (bench_asr); pain has a stricter rule of
