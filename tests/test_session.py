@@ -445,13 +445,7 @@ def test_the_store_rebuilds_a_session_whose_pain_was_withdrawn(tmp_path) -> None
     from assistant.store import SessionStore
 
     with SessionStore(tmp_path / "s.sqlite3") as store:
-        session_id = store.begin(
-            protocol="cervical", protocol_path=None, session_number=1, patient=None,
-            exacerbation=False, gentle=False, steps_total=18, budget_minutes=7,
-            started_at="2026-11-28T10:00:00+00:00",
-        )  # fmt: skip
-        for kind in ("step_started", "pain"):
-            store.record(session_id, kind, {"step": 2, "active_seconds": 30.0}, "t")
+        session_id = _recorded_pain(store)
         point = store.resume_point(session_id)
         assert point.holding_for_pain and point.gentle
         withdrawn = {"step": 2, "active_seconds": 31.0, "holding": False, "gentle": False}
@@ -585,17 +579,23 @@ def test_a_session_interrupted_during_pain_resumes_still_holding() -> None:
     assert session.phase is Phase.RUNNING and session.step_index == 3
 
 
+def _recorded_pain(store) -> int:
+    """A session recorded up to pain during step 3, as the runner records it."""
+    session_id = store.begin(
+        protocol="cervical", protocol_path=None, session_number=1, patient=None,
+        exacerbation=False, gentle=False, steps_total=18, budget_minutes=7,
+        started_at="2026-11-28T10:00:00+00:00",
+    )  # fmt: skip
+    for kind in ("step_started", "pain"):
+        store.record(session_id, kind, {"step": 2, "active_seconds": 30.0}, "t")
+    return session_id
+
+
 def test_the_store_rebuilds_a_pain_hold(tmp_path) -> None:
     from assistant.store import SessionStore
 
     with SessionStore(tmp_path / "s.sqlite3") as store:
-        session_id = store.begin(
-            protocol="cervical", protocol_path=None, session_number=1, patient=None,
-            exacerbation=False, gentle=False, steps_total=18, budget_minutes=7,
-            started_at="2026-11-28T10:00:00+00:00",
-        )  # fmt: skip
-        for kind in ("step_started", "pain"):
-            store.record(session_id, kind, {"step": 2, "active_seconds": 30.0}, "t")
+        session_id = _recorded_pain(store)
         assert store.resume_point(session_id).holding_for_pain
         store.record(session_id, "resumed", {"step": 2, "active_seconds": 40.0}, "t")
         assert not store.resume_point(session_id).holding_for_pain
