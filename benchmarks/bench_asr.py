@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from assistant.intents import Intent, Listening
 from assistant.listening import Listener, ListenerSettings
 from assistant.listening.engines import SAMPLE_RATE
-from assistant.vocabulary import load_vocabulary, normalize
+from assistant.vocabulary import CommandVocabulary, load_vocabulary, normalize
 from benchmarks import corpus
 from benchmarks.overrides import with_overrides
 
@@ -47,6 +47,19 @@ DISTRACTOR_SETS: tuple[tuple[tuple[str, ...], str], ...] = (
     (corpus.FOURTH_HELD_OUT_ASIDES, "fourth held-out aside"),
     (corpus.FIFTH_HELD_OUT_ASIDES, "fifth held-out aside"),
 )
+
+
+def _heard_in_their_moments(
+    vocabulary: CommandVocabulary,
+) -> tuple[tuple[str, Listening, dict[Intent, tuple[str, ...]]], ...]:
+    """What is listened for only at a moment of the session, each with the kind it is scored as
+    and what the listener listens for then: answers while a question waits, pain scores and
+    "false alarm" after pain."""
+    return (
+        ("answer", Listening.ANSWERS, vocabulary.answers),
+        ("pain level", Listening.PAIN_LEVEL, {Intent.PAIN_LEVEL: vocabulary.pain_levels}),
+        ("false alarm", Listening.PAIN_LEVEL, {Intent.FALSE_ALARM: vocabulary.false_alarm}),
+    )
 
 
 def _run_clips(args: tuple[str, list[str], list[str], list[str], str | None]) -> dict[str, Any]:
@@ -69,11 +82,7 @@ def _run_clips(args: tuple[str, list[str], list[str], list[str], str | None]) ->
     # Answers and pain scores are heard only in their moments: each kind streams through a
     # listener of its own, listening for it as the session would.
     streams: list[tuple[Listener, str | None, list[corpus.Clip]]] = [(listener, None, clips)]
-    for kind, listening, phrases in (
-        ("answer", Listening.ANSWERS, vocabulary.answers),
-        ("pain level", Listening.PAIN_LEVEL, {Intent.PAIN_LEVEL: vocabulary.pain_levels}),
-        ("false alarm", Listening.PAIN_LEVEL, {Intent.FALSE_ALARM: vocabulary.false_alarm}),
-    ):
+    for kind, listening, phrases in _heard_in_their_moments(vocabulary):
         if kind in kinds:
             own = Listener(vocabulary, engine=listener.engine, settings=listener.settings)
             own.listen_for(listening)
@@ -352,12 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     # Synthesis happens once, here, so the workers only read the cache.
     chosen = [s for s in corpus.SPEAKERS if s.name in speakers]
     vocabulary = load_vocabulary()
-    for phrases in (
-        None,
-        vocabulary.answers,
-        {Intent.PAIN_LEVEL: vocabulary.pain_levels},
-        {Intent.FALSE_ALARM: vocabulary.false_alarm},
-    ):
+    for phrases in (None, *(phrases for _, _, phrases in _heard_in_their_moments(vocabulary))):
         for _ in corpus.command_clips(chosen, [], phrases):
             pass
     talkers = [s for s in corpus.SPEAKERS if s.name in DISTRACTOR_SPEAKERS]
