@@ -46,6 +46,7 @@ DISTRACTOR_SETS: tuple[tuple[tuple[str, ...], str], ...] = (
     (corpus.THIRD_HELD_OUT_ASIDES, "third held-out aside"),
     (corpus.FOURTH_HELD_OUT_ASIDES, "fourth held-out aside"),
     (corpus.FIFTH_HELD_OUT_ASIDES, "fifth held-out aside"),
+    (corpus.SIXTH_HELD_OUT_ASIDES, "sixth held-out aside"),
 )
 
 
@@ -310,8 +311,8 @@ def _summarise(results: list[dict[str, Any]], show_errors: bool) -> dict[str, An
         # vocabulary's other_speech (or answers) or not; aside: words said in passing, listed or
         # not; later aside: more of them, listed or not; unseen aside and new aside: still more,
         # none listed (corpus.py says what was tuned on which); held-out aside, last held-out
-        # aside, third, fourth and fifth held-out aside: none listed (corpus.py says which were
-        # tuned on); human: recorded readings and card names
+        # aside, third, fourth, fifth and sixth held-out aside: none listed (corpus.py says which
+        # were tuned on); human: recorded readings and card names
         "false_accepts_by_kind": {c: f"{v[0]}/{v[1]}" for c, v in sorted(false_by_kind.items())},
         # What the distractors were taken for: pain, a false alarm that stops the technique
         # until the therapist says "false alarm", resume or next, or a command that moves the

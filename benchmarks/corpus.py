@@ -218,12 +218,12 @@ NEW_ASIDES: tuple[str, ...] = (
     "That's the spot.",
     "Can you feel that?",
     "Try to let go.",
-    "Just breathe.",
+    "Breathe out through your mouth.",
     "Comfortable?",
     "We're halfway.",
     "Keep still for me.",
     "Head straight.",
-    "Okay, good.",
+    "Okay, that works.",
     "Right, lovely.",
     "I can feel the knot.",
     "Almost finished.",
@@ -431,6 +431,43 @@ FIFTH_HELD_OUT_ASIDES: tuple[str, ...] = (
     "That's it.",
     "Much looser now.",
     "All done on this side.",
+)
+
+
+# A sixth held-out set, written at 09:10 on 2026-12-06 and committed before any run on it, when
+# the fifth was about to be seen closely. None is listed. A third ask after pain, ache or
+# numbness; some open with a command's words ("next", "say", "skip", "slower").
+SIXTH_HELD_OUT_ASIDES: tuple[str, ...] = (
+    "Is that spot painful?",
+    "Does your neck hurt when you turn?",
+    "Any pain down your arm?",
+    "Has the ache moved?",
+    "Is it sharper on the right?",
+    "Tell me where it's sore.",
+    "Is the stiffness worse in the mornings?",
+    "Hurts less than last week?",
+    "Was it painful yesterday?",
+    "Any pins and needles?",
+    "Where did you feel it last night?",
+    "Next, I'll work on your shoulders.",
+    "Say if it's too hard.",
+    "Skip the coffee before your next visit.",
+    "Slower breaths now.",
+    "Hold your breath for a second.",
+    "Let your shoulders drop.",
+    "Turn onto your back.",
+    "Chin slightly down.",
+    "Are your arms comfortable?",
+    "I'm adding a little oil.",
+    "Close your eyes if you like.",
+    "How was the drive in?",
+    "Relax your hands.",
+    "Let's warm up the muscles first.",
+    "Nice, it's loosening.",
+    "Stay still for me.",
+    "Okay, let's begin.",
+    "Wriggle your fingers.",
+    "Louder music, or is that fine?",
 )
 
 
