@@ -943,13 +943,35 @@ def test_an_unsure_command_heard_as_more_words_than_it_has_is_other_words(
     assert take_a_note.confidence < listener.settings.free_text_overrules_below
     vetoed = _decided_with_free_text(listener, take_a_note, 1.6, "take a slow breath")
     assert vetoed.command is None and vetoed.reason == "heard as other words"
-    # As many words, or only one more that is not the phrase's: a phrase said in noise.
-    for heard in ("take a note", "take the note", "take a note please", "take a"):
+    # As many words, or one more before the phrase: a phrase said in noise.
+    for heard in ("take a note", "take the note", "okay take a note", "take a"):
         kept = _decided_with_free_text(listener, take_a_note, 1.6, heard)
         assert kept.command is Intent.NOTE, (heard, kept)
     before = _fresh(listener)
     before.settings = ListenerSettings(more_words_overrule_unsure_commands=False)
     assert _decided_with_free_text(before, take_a_note, 1.6, "take a slow breath").accepted
+
+
+def test_an_unsure_command_heard_whole_and_then_more_words_is_other_words(
+    listener: Listener,
+) -> None:
+    """ "Repeat that at home" is heard as "repeat that" the phone loop doubts; as ordinary speech
+    it is "repeat that home": the phrase opens a sentence, however few words follow it. The phone
+    loop sure of the phrase keeps it ("slower eight" for "slower" in music)."""
+    repeat_that = Hypothesis("repeat that", 0.56)
+    assert repeat_that.confidence < listener.settings.free_text_overrules_below
+    vetoed = _decided_with_free_text(listener, repeat_that, 1.9, "repeat that home")
+    assert vetoed.command is None and vetoed.reason == "heard as other words"
+    # The phrase alone, the phrase with a word before it, or its words in another order stand.
+    for heard in ("repeat that", "okay repeat that", "that repeat"):
+        kept = _decided_with_free_text(listener, repeat_that, 1.9, heard)
+        assert kept.command is Intent.REPEAT, (heard, kept)
+    slower = Hypothesis("slower", 0.75)
+    assert slower.confidence >= listener.settings.free_text_overrules_below
+    assert _decided_with_free_text(listener, slower, 1.6, "slower eight").command is Intent.SLOWER
+    lenient = _fresh(listener)
+    lenient.settings = ListenerSettings(phrase_then_more_words_overrule_unsure_commands=False)
+    assert _decided_with_free_text(lenient, repeat_that, 1.9, "repeat that home").accepted
 
 
 def _obeyed_only_without_the_rule(
@@ -980,6 +1002,16 @@ def test_take_a_slow_breath_is_not_taken_for_a_note(corpus) -> None:
     without = ListenerSettings(more_words_overrule_unsure_commands=False)
     _obeyed_only_without_the_rule(
         corpus, "Take a slow breath.", rooms, without, Intent.NOTE, "take a note"
+    )
+
+
+def test_repeat_that_at_home_is_not_taken_for_repeat(corpus) -> None:
+    """The grammar hears "repeat that" and the phone loop doubts it; as ordinary speech it is the
+    phrase and then more."""
+    rooms = (("hibari", "clean"), ("hibari-low", "clean"), ("hibari", "music_10db"))
+    without = ListenerSettings(phrase_then_more_words_overrule_unsure_commands=False)
+    _obeyed_only_without_the_rule(
+        corpus, "Repeat that at home.", rooms, without, Intent.REPEAT, "repeat that"
     )
 
 

@@ -163,6 +163,12 @@ class ListenerSettings:
     # is within this many phone edits per phone of the phrase: in noise it hears "hell" for
     # "help", "after" for "faster" (bench_asr).
     more_words_overrule_unsure_commands: bool = True
+    # ... and so does the whole phrase heard followed by more words: a sentence that opens with
+    # the command ("repeat that at home" heard as "repeat that home", "continue reading"), as the
+    # therapist tells the patient. A phrase really said was heard so only where the phone loop
+    # was sure of it ("slower eight", "resume on"), but for one "repeat" in pink noise at 10 dB
+    # (bench_asr: "repeat is"; 13 sentences in passing were taken for commands so).
+    phrase_then_more_words_overrule_unsure_commands: bool = True
     # Words that are more than this many words apart from the phrase (each inserted, dropped or
     # changed word counts one) overrule it, however sure the phone loop is: "what time is it"
     # squeezed into "what can i say", "turn your palm up" into "take a note". Home Assistant's
@@ -1000,12 +1006,14 @@ class Listener:
         overruled only where more words than the phrase has were heard, two of them at least not the
         phrase's ("slow we now" for "slow down"): a phrase really said is heard as itself, or as as
         many words. Such words overrule a command the phone loop agreed with poorly too, whatever
-        they share with it. Words more than two apart from the phrase's ("what time is it" for
-        "what can i say") overrule it, and a phrase that opens with room talk ("okay next") needs
-        the rest of its words heard, however sure the phone loop was. Not pain, by these rules: "it
-        hurts" comes out as "higher" or "good" too often (bench_asr); pain has a stricter rule of
-        its own (_pain_heard_as_other_words; pain_first: the grammar heard the pain phrase itself).
-        Nor answers and pain scores, which the assistant says back.
+        they share with it, and so does the whole phrase heard followed by more words ("repeat that
+        home" for "repeat that": a sentence that opens with the command). Words more than two
+        apart from the phrase's ("what time is it" for "what can i say") overrule it, and a phrase
+        that opens with room talk ("okay next") needs the rest of its words heard, however sure
+        the phone loop was. Not pain, by these rules: "it hurts" comes out as "higher" or "good"
+        too often (bench_asr); pain has a stricter rule of its own (_pain_heard_as_other_words;
+        pain_first: the grammar heard the pain phrase itself). Nor answers and pain scores, which
+        the assistant says back.
         """
         if intent is Intent.PAIN:
             return self._pain_heard_as_other_words(text, confidence, pain_first)
@@ -1032,6 +1040,12 @@ class Listener:
         if confident:
             return more_words
         if more_words and self.settings.more_words_overrule_unsure_commands:
+            return True
+        if (
+            len(heard) > len(words)
+            and heard[: len(words)] == words
+            and self.settings.phrase_then_more_words_overrule_unsure_commands
+        ):
             return True
         foreign = sum(w not in self._spoken_words for w in heard)
         if phrase & set(heard) and foreign < 2:
