@@ -947,6 +947,8 @@ def test_an_unsure_command_heard_as_more_words_than_it_has_is_other_words(
     for heard in ("take a note", "take the note", "okay take a note", "take a"):
         kept = _decided_with_free_text(listener, take_a_note, 1.6, heard)
         assert kept.command is Intent.NOTE, (heard, kept)
+    # The phrase and then a word is a sentence that opens with it (the test after this one).
+    assert not _decided_with_free_text(listener, take_a_note, 1.6, "take a note please").accepted
     before = _fresh(listener)
     before.settings = ListenerSettings(more_words_overrule_unsure_commands=False)
     assert _decided_with_free_text(before, take_a_note, 1.6, "take a slow breath").accepted
