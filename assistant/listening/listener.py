@@ -165,9 +165,10 @@ class ListenerSettings:
     more_words_overrule_unsure_commands: bool = True
     # ... and so does the whole phrase heard followed by more words: a sentence that opens with
     # the command ("repeat that at home" heard as "repeat that home", "continue reading"), as the
-    # therapist tells the patient. A phrase really said was heard so only where the phone loop
-    # was sure of it ("slower eight", "resume on"), but for one "repeat" in pink noise at 10 dB
-    # (bench_asr: "repeat is"; 13 sentences in passing were taken for commands so).
+    # therapist tells the patient. A phrase really said was heard so where the phone loop was
+    # sure of it ("slower eight", "resume on"), and but twice where it was not (bench_asr:
+    # "repeat is" in pink noise at 10 dB, "slower it" in reverb; 11 things said in passing were
+    # taken for commands so).
     phrase_then_more_words_overrule_unsure_commands: bool = True
     # Words that are more than this many words apart from the phrase (each inserted, dropped or
     # changed word counts one) overrule it, however sure the phone loop is: "what time is it"
