@@ -166,7 +166,7 @@ class ListenerSettings:
     # ... and so does the whole phrase heard followed by more words: a sentence that opens with
     # the command ("repeat that at home" heard as "repeat that home", "continue reading"), as the
     # therapist tells the patient. A phrase really said was heard so where the phone loop was
-    # sure of it ("slower eight", "resume on"), and but twice where it was not (bench_asr:
+    # sure of it ("slower eight", "resume on"), and only twice where it was not (bench_asr:
     # "repeat is" in pink noise at 10 dB, "slower it" in reverb; 11 things said in passing were
     # taken for commands so).
     phrase_then_more_words_overrule_unsure_commands: bool = True
