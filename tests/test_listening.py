@@ -435,7 +435,8 @@ def test_conversation_rejected(listener: Listener, corpus) -> None:
     # The sentences that contain command words must never pass.
     for sentence in corpus.THERAPIST_SENTENCES[:3]:
         assert not any(sentence in name for name in accepted), accepted
-    # The target is 2 in 100 (README: not yet met in every voice); this holds what is reached.
+    # The target is 2 in 100 (README: met overall, not yet by every voice); this holds what is
+    # reached.
     assert len(accepted) <= len(clips) * 5 // 100, accepted
 
 
