@@ -398,8 +398,8 @@ FOURTH_HELD_OUT_ASIDES: tuple[str, ...] = (
 
 
 # A fifth held-out set, written at 06:40 on 2026-12-06 and committed before any run on it, when
-# the fourth was about to be seen. None is listed. A third ask after pain,
-# ache or stiffness; some hold a command's words ("repeat that", "go back", "continue").
+# the fourth was about to be seen. None is listed. A third ask after pain, ache or stiffness; some
+# hold a command's words ("repeat that", "go back", "continue").
 FIFTH_HELD_OUT_ASIDES: tuple[str, ...] = (
     "Any pain when I do this?",
     "Hurts a little, doesn't it?",

@@ -1044,7 +1044,7 @@ class Listener:
             return True
         if (
             len(heard) > len(words)
-            and heard[: len(words)] == words
+            and starts_with_words(free_text, text)
             and self.settings.phrase_then_more_words_overrule_unsure_commands
         ):
             return True
